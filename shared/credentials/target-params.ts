@@ -1,0 +1,251 @@
+/**
+ * The rules for a FluxOCIWriter target's parameters, shared by the webhook
+ * (which refuses a bad target with a 4xx) and the push function (which reads
+ * the normalised form off the queue).
+ */
+import { z } from 'zod';
+
+import { PROVIDERS, type Provider, type TargetParams } from '../event/types.js';
+import { InvalidReferenceError } from '../oci/errors.js';
+import { parseRepositoryPrefix, validateTag } from '../oci/reference.js';
+
+/** A DNS-1123 label: what Kubernetes allows for a namespace. */
+const DNS_1123_LABEL = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
+/** A DNS-1123 subdomain: what Kubernetes allows for a Secret's name. */
+const DNS_1123_SUBDOMAIN =
+  /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
+/** `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`. */
+const SECRET_ARN =
+  /^arn:aws(?:-[a-z]+)*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/;
+/** Secrets Manager names: 1–512 of letters, digits and `/_+=.@-`. */
+const SECRET_NAME = /^[\w/+=.@-]{1,512}$/;
+
+/** One problem with a target's parameters, as the webhook reports it. */
+export interface TargetParamsIssue {
+  /** The parameter at fault, e.g. `Provider`; empty for the whole object. */
+  path: string;
+  message: string;
+}
+
+type Check = (value: string, ctx: z.RefinementCtx) => void;
+
+/**
+ * A text parameter that may be left out. An absent key, `null` and the empty
+ * string all mean "not set" (ConfigHub sends `"Tag": ""` for no tag); a set
+ * value is trimmed and then checked.
+ */
+function optionalText(check: Check = () => {}) {
+  return z
+    .union([z.string(), z.null()], {
+      error: (issue) => `must be a string, got ${describe(issue.input)}`,
+    })
+    .transform((value, ctx) => {
+      const trimmed = value?.trim();
+      if (trimmed === undefined || trimmed === '') return undefined;
+      check(trimmed, ctx);
+      return trimmed;
+    })
+    .optional();
+}
+
+const repository = z
+  .string({
+    error: (issue) =>
+      issue.input === undefined
+        ? 'is required: the registry host and repository prefix, e.g. ghcr.io/acme'
+        : `must be a string such as ghcr.io/acme, got ${describe(issue.input)}`,
+  })
+  .superRefine((value, ctx) => {
+    try {
+      parseRepositoryPrefix(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: referenceRule(error) });
+    }
+  })
+  .transform((value) => value.trim());
+
+const tag = optionalText((value, ctx) => {
+  try {
+    validateTag(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: referenceRule(error) });
+  }
+});
+
+const provider = optionalText((value, ctx) => {
+  if (matchProvider(value) === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(value)} is not a supported provider; use one of ${PROVIDERS.join(', ')}`,
+    });
+  }
+});
+
+const allowDeletion = z
+  .union([z.boolean(), z.string(), z.null()], {
+    error: (issue) => `must be "true" or "false", got ${describe(issue.input)}`,
+  })
+  .transform((value, ctx): boolean => {
+    if (typeof value === 'boolean') return value;
+    const text = value?.trim().toLowerCase() ?? '';
+    if (text === '' || text === 'false') return false;
+    if (text !== 'true') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be "true" or "false", got ${JSON.stringify(value)}`,
+      });
+    }
+    return true;
+  })
+  .optional();
+
+const secretName = optionalText((value, ctx) => {
+  if (value.length > 253 || !DNS_1123_SUBDOMAIN.test(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(value)} is not a Kubernetes Secret name: use lowercase letters, digits, "-" and ".", starting and ending with a letter or digit, at most 253 characters`,
+    });
+  }
+});
+
+const secretNamespace = optionalText((value, ctx) => {
+  if (value.length > 63 || !DNS_1123_LABEL.test(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(value)} is not a Kubernetes namespace: use lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters`,
+    });
+  }
+});
+
+const secretId = optionalText((value, ctx) => {
+  if (value.startsWith('arn:')) {
+    if (!SECRET_ARN.test(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(value)} is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)`,
+      });
+    }
+    return;
+  }
+  if (!SECRET_NAME.test(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(value)} is not a Secrets Manager secret name or ARN: names are 1 to 512 letters, digits and /_+=.@-`,
+    });
+  }
+});
+
+/**
+ * Accepts a target's raw parameters (the JSON object ConfigHub sends) and
+ * outputs {@link TargetParams}: `AllowDeletion` as a boolean (`"true"`,
+ * `"false"`, a boolean, or absent for false), empty strings as absent,
+ * `Provider` matched case-insensitively (absent means `None`).
+ * `KubernetesSecretName` and `KubernetesSecretNamespace` go together.
+ * Unknown keys are dropped.
+ */
+export const targetParamsSchema = z
+  .object(
+    {
+      Repository: repository,
+      Tag: tag,
+      Provider: provider,
+      AllowDeletion: allowDeletion,
+      KubernetesSecretName: secretName,
+      KubernetesSecretNamespace: secretNamespace,
+      SecretId: secretId,
+    },
+    {
+      error: (issue) =>
+        `target parameters must be a JSON object, got ${describe(issue.input)}`,
+    },
+  )
+  .superRefine((params, ctx) => {
+    const hasName = params.KubernetesSecretName !== undefined;
+    const hasNamespace = params.KubernetesSecretNamespace !== undefined;
+    if (hasName && !hasNamespace) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KubernetesSecretNamespace'],
+        message:
+          'is required when KubernetesSecretName is set: set both or neither',
+      });
+    }
+    if (hasNamespace && !hasName) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KubernetesSecretName'],
+        message:
+          'is required when KubernetesSecretNamespace is set: set both or neither',
+      });
+    }
+  })
+  .transform((params): TargetParams => {
+    const out: TargetParams = {
+      Repository: params.Repository,
+      // An unset Provider means "however the worker authenticates".
+      Provider: matchProvider(params.Provider ?? 'None') ?? 'None',
+      AllowDeletion: params.AllowDeletion ?? false,
+    };
+    if (params.Tag !== undefined) out.Tag = params.Tag;
+    if (params.KubernetesSecretName !== undefined) {
+      out.KubernetesSecretName = params.KubernetesSecretName;
+    }
+    if (params.KubernetesSecretNamespace !== undefined) {
+      out.KubernetesSecretNamespace = params.KubernetesSecretNamespace;
+    }
+    if (params.SecretId !== undefined) out.SecretId = params.SecretId;
+    return out;
+  });
+
+/** What {@link parseTargetParams} returns. */
+export type ParseTargetParamsResult =
+  | { ok: true; params: TargetParams }
+  | { ok: false; issues: TargetParamsIssue[] };
+
+/**
+ * Validates and normalises a target's raw parameters; on failure returns
+ * every problem with the parameter it concerns.
+ */
+export function parseTargetParams(raw: unknown): ParseTargetParamsResult {
+  const result = targetParamsSchema.safeParse(raw);
+  if (result.success) return { ok: true, params: result.data };
+
+  return {
+    ok: false,
+    issues: result.error.issues.map((issue) => ({
+      path: issue.path.map(String).join('.'),
+      message: issue.message,
+    })),
+  };
+}
+
+/** One line per issue: `Provider: "Foo" is not a supported provider; …`. */
+export function formatTargetParamsIssues(issues: TargetParamsIssue[]): string {
+  return issues
+    .map((issue) =>
+      issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`,
+    )
+    .join('; ');
+}
+
+function matchProvider(value: string): Provider | undefined {
+  const lower = value.toLowerCase();
+  return PROVIDERS.find((known) => known.toLowerCase() === lower);
+}
+
+function referenceRule(error: unknown): string {
+  if (error instanceof InvalidReferenceError) {
+    // The field is already the issue's path; keep the value and the rule.
+    return error.message.replace(/^\w+ /, '');
+  }
+  throw error;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object'
+    ? 'an object'
+    : `${typeof value} ${JSON.stringify(value)}`;
+}
