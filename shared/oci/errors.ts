@@ -25,6 +25,10 @@ export interface OciErrorOptions {
   retryable?: boolean;
   status?: number;
   registry?: string;
+  /** The `errors[].code` values of the registry's error body, if any. */
+  registryCodes?: readonly string[];
+  /** The digest the error is about (a mismatch, an immutable tag). */
+  digest?: string;
 }
 
 /** Base class of every error the OCI engine throws. */
@@ -35,13 +39,25 @@ export class OciError extends Error {
   readonly retryable: boolean;
   readonly status: number | undefined;
   readonly registry: string | undefined;
+  /** The registry's spec error codes (`DENIED`, `MANIFEST_INVALID`, …). */
+  readonly registryCodes: readonly string[];
+  readonly digest: string | undefined;
 
-  constructor(code: OciErrorCode, message: string, options: OciErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  constructor(
+    code: OciErrorCode,
+    message: string,
+    options: OciErrorOptions = {},
+  ) {
+    super(
+      message,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
     this.retryable = options.retryable ?? false;
     this.status = options.status;
     this.registry = options.registry;
+    this.registryCodes = options.registryCodes ?? [];
+    this.digest = options.digest;
   }
 }
 

@@ -133,7 +133,10 @@ export function validateTag(tag: string, field: 'Tag' = 'Tag'): void {
 }
 
 /** The repository a unit is pushed to: `<Repository>/<slug>`. */
-export function unitRepository(repositoryPrefix: string, slug: string): Repository {
+export function unitRepository(
+  repositoryPrefix: string,
+  slug: string,
+): Repository {
   const prefix = parseRepositoryPrefix(repositoryPrefix);
   validateSlug(slug);
   let name = prefix.path === '' ? slug : `${prefix.path}/${slug}`;
