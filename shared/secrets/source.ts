@@ -32,10 +32,7 @@ export interface SecretSource {
 }
 
 export type SecretSourceErrorCode =
-  | 'NOT_FOUND'
-  | 'ACCESS_DENIED'
-  | 'THROTTLED'
-  | 'UNAVAILABLE';
+  'NOT_FOUND' | 'ACCESS_DENIED' | 'THROTTLED' | 'UNAVAILABLE';
 
 /** A secret could not be read. Carries the id, never the value. */
 export class SecretSourceError extends Error {
@@ -50,7 +47,10 @@ export class SecretSourceError extends Error {
     message: string,
     options: { cause?: unknown } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      message,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
     this.secretId = secretId;
     this.retryable = code === 'THROTTLED' || code === 'UNAVAILABLE';
