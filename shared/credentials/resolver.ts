@@ -414,8 +414,13 @@ export function createCredentialResolver(
       });
     }
 
-    const worker = await workerDefault(request, attempt);
-    if (worker) return worker;
+    // After a throttled or failing read, going anonymous would trade a retry
+    // for a certain 401: the error is retryable instead.
+    const transient = attempts.some(isTransient);
+    if (!(transient && config.authMethod === 'anonymous')) {
+      const worker = await workerDefault(request, attempt);
+      if (worker) return worker;
+    }
 
     if (provider === 'None' && !attempts.some(isTransient)) {
       log.debug('no worker credentials; going anonymous (Provider None)', {
