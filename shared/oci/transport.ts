@@ -360,8 +360,8 @@ function defaultHint(status: number, codes: string[]): string | undefined {
     return 'the credentials lack permission for this repository (push needs pull and push)';
   }
   if (status === 429 || codes.includes(REGISTRY_CODE.tooManyRequests)) {
-    return 'the registry is rate limiting; retried later';
+    return 'the registry is rate limiting; try again later';
   }
-  if (status >= 500) return 'the registry failed; retried later';
+  if (status >= 500) return 'the registry failed; try again later';
   return undefined;
 }
