@@ -18,9 +18,13 @@ export const LOCAL_STACK_FILE = fileURLToPath(
   new URL('../.local/stack.json', import.meta.url),
 );
 
-/** CloudFormation output keys read from a deployed stack, first match wins. */
+/**
+ * CloudFormation output keys of a deployed stack (infra/lib/bridge-stack.ts),
+ * first match wins.
+ */
 export const STACK_OUTPUT_KEYS = {
   webhookUrl: ['WebhookUrl'],
+  signingSecretArn: ['SigningSecretArn'],
   queueUrl: ['QueueUrl'],
   dlqUrl: ['DeadLetterQueueUrl', 'DlqUrl'],
 } as const;
