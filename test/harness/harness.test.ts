@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   processGroupAlive,
   registryAvailable,
@@ -45,6 +49,27 @@ async function getV2(
   await response.arrayBuffer();
 
   return response;
+}
+
+/** Gone, or a zombie waiting for PID 1 to reap it. */
+function registryGone(pid: number): boolean {
+  if (!processGroupAlive(pid)) {
+    return true;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+/** Polls `check` until it holds or 10 s pass; returns its last answer. */
+async function eventually(check: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 200 && !check(); i++) {
+    await sleep(50);
+  }
+  return check();
 }
 
 async function withTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
@@ -443,6 +468,31 @@ describe('test harness', () => {
       );
     });
 
+    it('issues tokens the registry refuses as expired while told to', async () => {
+      const server = registry.tokenServer;
+      assert.ok(server);
+      const ask = () =>
+        requestToken(
+          'scope=repository:acme/app:pull',
+          basic(alice.username, alice.password),
+        );
+
+      server.issueExpiredTokens(true);
+      const stale = await ask();
+      server.issueExpiredTokens(false);
+      const fresh = await ask();
+
+      assert.equal(stale.body.expires_in, 300);
+      assert.equal(
+        (await getV2(registry, `Bearer ${String(stale.body.token)}`)).status,
+        401,
+      );
+      assert.equal(
+        (await getV2(registry, `Bearer ${String(fresh.body.token)}`)).status,
+        200,
+      );
+    });
+
     it('mints tokens for raw HTTP without counting a request', async () => {
       const server = registry.tokenServer;
       assert.ok(server);
@@ -457,7 +507,7 @@ describe('test harness', () => {
     });
   });
 
-  describe('stop()', () => {
+  describe('when the registry is stopped', () => {
     it('ends the registry process group and removes its files', async () => {
       const registry = await startRegistry({ auth: 'token' });
       const tokenUrl = registry.tokenServer?.url ?? '';
@@ -469,6 +519,26 @@ describe('test harness', () => {
       assert.equal(existsSync(registry.storageDir), false);
       await assert.rejects(fetch(`${registry.url}/v2/`));
       await assert.rejects(fetch(tokenUrl));
+    });
+
+    it('ends the registry even when the test process is killed', async () => {
+      const holder = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(import.meta.dirname, 'hold-registry.ts')],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      const exited = once(holder, 'exit');
+      const [line] = (await once(
+        createInterface({ input: holder.stdout }),
+        'line',
+      )) as [string];
+      const held = JSON.parse(line) as { pid: number; storageDir: string };
+
+      holder.kill('SIGKILL');
+      await exited;
+
+      assert.equal(await eventually(() => registryGone(held.pid)), true);
+      assert.equal(await eventually(() => !existsSync(held.storageDir)), true);
     });
   });
 });

@@ -84,9 +84,10 @@ const STOP_TIMEOUT_MS = 3_000;
 /**
  * A watchdog beside each registry: it blocks reading a pipe from the test
  * process, and when that pipe closes (the test process died, even by SIGKILL,
- * so the exit hook never ran) it kills the registry's process group.
+ * so the exit hook never ran) it kills the registry's process group and
+ * removes its temp dir. dash's kill takes `-9 -PGID`, not `-- -PGID`.
  */
-const WATCHDOG = 'read -r _; kill -KILL -- "-$1" 2>/dev/null';
+const WATCHDOG = 'read -r _; kill -9 -"$1" 2>/dev/null; rm -rf -- "$2"';
 
 interface Live {
   pgid: number;
@@ -212,7 +213,7 @@ interface Spawned {
   logs(): string;
 }
 
-function spawnRegistry(configPath: string): Spawned {
+function spawnRegistry(configPath: string, dir: string): Spawned {
   // Its own process group, so stop() can signal everything it started; Node
   // stays its parent and reaps it (PID 1 here reaps orphans only late).
   const child = spawn('docker-registry', ['serve', configPath], {
@@ -237,9 +238,11 @@ function spawnRegistry(configPath: string): Spawned {
   const watchdog =
     child.pid === undefined
       ? undefined
-      : spawn('sh', ['-c', WATCHDOG, 'registry-watchdog', String(child.pid)], {
-          stdio: ['pipe', 'ignore', 'ignore'],
-        });
+      : spawn(
+          'sh',
+          ['-c', WATCHDOG, 'registry-watchdog', String(child.pid), dir],
+          { stdio: ['pipe', 'ignore', 'ignore'] },
+        );
   // A forgotten stop() must not keep the test process alive; the exit hook
   // and the watchdog still end the registry.
   for (const started of [child, watchdog]) {
@@ -327,7 +330,7 @@ export async function startRegistry(
       const port = await freeLoopbackPort();
       const configPath = join(dir, 'config.yml');
       await writeFile(configPath, registryConfig(port, dir, auth));
-      const spawned = spawnRegistry(configPath);
+      const spawned = spawnRegistry(configPath, dir);
       const pgid = spawned.child.pid;
       if (pgid === undefined) {
         await spawned.exited;

@@ -16,10 +16,6 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-// @peculiar/x509 resolves its algorithms through tsyringe, which needs the
-// Reflect metadata polyfill loaded first.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 
 /** A user known to the registry (basic mode) or the token server. */
 export interface TestUser {
@@ -87,6 +83,12 @@ export interface TokenServer {
   refuse(status?: number): void;
   accept(): void;
   /**
+   * While on, issued tokens carry an `exp` two minutes past (beyond the
+   * registry's 60 s leeway) yet `expires_in` still says they are fresh: the
+   * registry answers 401 to them, which drives a client's re-auth path.
+   */
+  issueExpiredTokens(on: boolean): void;
+  /**
    * Issues a refresh token for a known user without an HTTP request, as a
    * docker config `identitytoken` would hold.
    */
@@ -103,6 +105,8 @@ export interface TokenServer {
 }
 
 const DEFAULT_ACTIONS = ['pull', 'push', 'delete', '*'];
+/** Distribution 2.8.2 accepts tokens up to 60 s past exp (measured). */
+const EXPIRED_AGE_SECONDS = 120;
 
 interface Issuer {
   privateKey: webcrypto.CryptoKey;
@@ -119,6 +123,11 @@ function sharedIssuer(): Promise<Issuer> {
 }
 
 async function createIssuer(): Promise<Issuer> {
+  // Loaded on first use: importing @peculiar/x509 takes about 1.5 s here,
+  // which test files that never start token mode should not pay. It resolves
+  // its algorithms through tsyringe, which needs the Reflect polyfill first.
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
   const algorithm = {
     name: 'RSASSA-PKCS1-v1_5',
     hash: 'SHA-256',
@@ -275,6 +284,7 @@ export async function startTokenServer(
   const refreshTokens = new Map<string, string>();
   let log: TokenRequestRecord[] = [];
   let refusal: number | undefined;
+  let expired = false;
 
   const findUser = (username: string, password: string) =>
     options.users.find(
@@ -412,7 +422,11 @@ export async function startTokenServer(
     }
 
     const access = grantAccess(scopes, allowed);
-    const token = await mint({ subject: username ?? '', access });
+    const token = await mint({
+      subject: username ?? '',
+      access,
+      ttlSeconds: expired ? -EXPIRED_AGE_SECONDS : ttlSeconds,
+    });
     const body: Record<string, unknown> = {
       token,
       access_token: token,
@@ -465,6 +479,9 @@ export async function startTokenServer(
     },
     accept() {
       refusal = undefined;
+    },
+    issueExpiredTokens(on) {
+      expired = on;
     },
     issueRefreshToken,
     revokeRefreshToken(token) {
