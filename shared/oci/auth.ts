@@ -240,7 +240,17 @@ export function createAuthSession(options: AuthSessionOptions): AuthSession {
       return generation;
     },
     header() {
-      state ??= establish(false);
+      state ??= establish(false).catch(async (error: unknown) => {
+        // The token service refused the credential: the same one-time
+        // renewal as a 401 from the registry (a rotated secret).
+        if (!isRefusedCredential(error) || renewed) throw error;
+        renewed = true;
+        generation++;
+        log.debug('token service refused the credential, renewing once', {
+          registry,
+        });
+        return establish(true);
+      });
       return state;
     },
     async renew(seen, header) {
@@ -257,6 +267,14 @@ export function createAuthSession(options: AuthSessionOptions): AuthSession {
       return true;
     },
   };
+}
+
+function isRefusedCredential(error: unknown): boolean {
+  return (
+    error instanceof OciError &&
+    error.code === 'AUTH_FAILED' &&
+    (error.status === 401 || error.status === 403)
+  );
 }
 
 /** Bearer before Basic: a registry offering both prefers tokens. */

@@ -59,7 +59,7 @@ const forwardOnly = (revisionNum: number) => ({
 });
 
 const notAuth = (c: { url: string }) =>
-  !c.url.endsWith('/v2/') && !c.url.includes('/token');
+  !['/v2/', '/token'].includes(new URL(c.url).pathname);
 
 const fast = { retries: 3, minDelayMs: 1, maxDelayMs: 50 };
 
