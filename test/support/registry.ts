@@ -181,9 +181,17 @@ function htpasswd(users: readonly TestUser[]): string {
     .join('');
 }
 
+/**
+ * Every response of our registry carries this header with its own id, so
+ * readiness cannot be fooled by another process that took the port between
+ * probe and bind.
+ */
+const ID_HEADER = 'X-Test-Registry-Id';
+
 function registryConfig(
   port: number,
   dir: string,
+  id: string,
   auth: Record<string, unknown> | undefined,
 ): string {
   const config: Record<string, unknown> = {
@@ -197,6 +205,7 @@ function registryConfig(
     http: {
       addr: `127.0.0.1:${port}`,
       secret: randomBytes(16).toString('hex'),
+      headers: { [ID_HEADER]: [id] },
     },
   };
   if (auth !== undefined) {
@@ -255,9 +264,10 @@ function spawnRegistry(configPath: string, dir: string): Spawned {
   return { child, watchdog, exited, logs: () => output };
 }
 
-/** Polls GET /v2/ until it answers 200 or 401. */
+/** Polls GET /v2/ until our registry answers 200 or 401. */
 async function waitReady(
   url: string,
+  id: string,
   spawned: Spawned,
 ): Promise<'ready' | 'exited'> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -274,7 +284,8 @@ async function waitReady(
         signal: AbortSignal.timeout(1_000),
       });
       await response.arrayBuffer();
-      if (response.status === 200 || response.status === 401) {
+      const ours = response.headers.get(ID_HEADER) === id;
+      if (ours && (response.status === 200 || response.status === 401)) {
         return 'ready';
       }
     } catch {
@@ -329,7 +340,8 @@ export async function startRegistry(
     for (let attempt = 1; ; attempt++) {
       const port = await freeLoopbackPort();
       const configPath = join(dir, 'config.yml');
-      await writeFile(configPath, registryConfig(port, dir, auth));
+      const id = randomBytes(8).toString('hex');
+      await writeFile(configPath, registryConfig(port, dir, id, auth));
       const spawned = spawnRegistry(configPath, dir);
       const pgid = spawned.child.pid;
       if (pgid === undefined) {
@@ -340,7 +352,7 @@ export async function startRegistry(
       live.add(entry);
       const url = `http://127.0.0.1:${port}`;
 
-      const state = await waitReady(url, spawned).catch(async (error) => {
+      const state = await waitReady(url, id, spawned).catch(async (error) => {
         await stopGroup(pgid, spawned);
         live.delete(entry);
         throw error;
