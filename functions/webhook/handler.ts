@@ -304,14 +304,18 @@ function rawBody(event: APIGatewayProxyEventV2): Buffer {
 }
 
 /**
- * JSON that SQS accepts: it refuses U+FFFE and U+FFFF, which JSON.stringify
- * leaves as they are (it already escapes control characters and lone
- * surrogates). Outside strings they cannot occur, so escaping is safe.
+ * JSON that any SQS accepts. SQS refuses U+FFFE and U+FFFF, which
+ * JSON.stringify leaves raw, and fauxqs (the local queue) also refuses
+ * characters beyond U+FFFF, which SQS allows. Every such code unit is
+ * written as a `\uXXXX` escape instead; outside strings JSON has none, so
+ * the parsed value is unchanged.
  */
 function sqsSafeJson(value: unknown): string {
+  // JSON.stringify already escapes every control character, so the
+  // allowed tab, LF and CR never appear raw and need no place in the class.
   return JSON.stringify(value).replace(
-    /[\uFFFE\uFFFF]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16)}`,
+    /[^\x20-\uD7FF\uE000-\uFFFD]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }
 

@@ -146,6 +146,37 @@ describe('createWebhookHandler', () => {
     });
   });
 
+  describe('when a valid event carries text SQS refuses raw', () => {
+    it('escapes U+FFFE, U+FFFF and astral characters so the message is accepted unchanged', async () => {
+      const handle = webhook(queue.sqs, queue.queueUrl);
+      const wire = JSON.parse(fixture(REV1)) as Record<string, unknown>;
+      const note = 'odd \uFFFE\uFFFF \u{1F680} end';
+      const body = JSON.stringify({
+        ...wire,
+        Payload: { ...(wire.Payload as object), ExtraParams: { note } },
+      });
+
+      const result = await handle(request(body));
+
+      assert.equal(result.statusCode, 202, result.body);
+      const [message] = await queue.receiveAll();
+      const queued = parseQueuedEvent(message?.Body ?? '');
+      assert.deepEqual(queued.Payload.ExtraParams, { note });
+    });
+  });
+
+  describe('when the body is not UTF-8', () => {
+    it('answers 400 and queues nothing', async () => {
+      const handle = webhook(queue.sqs, queue.queueUrl);
+
+      const result = await handle(request(Buffer.from([0x7b, 0xff, 0x7d])));
+
+      assert.equal(result.statusCode, 400);
+      assert.match(result.body ?? '', /not UTF-8/);
+      assert.equal((await queue.receiveAll()).length, 0);
+    });
+  });
+
   describe('when each good fixture arrives', () => {
     it('queues every operation and answers the heartbeat with 200 without queueing it', async () => {
       const handle = webhook(queue.sqs, queue.queueUrl);
