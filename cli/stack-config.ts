@@ -311,5 +311,8 @@ export function createSqsClient(target: QueueTarget): SQSClient {
     region: target.region,
     endpoint: target.endpoint,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    // fauxqs names its queues http://sqs.REGION.localhost:PORT/…, a host
+    // that does not resolve everywhere: always talk to the endpoint.
+    useQueueUrlAsEndpoint: false,
   });
 }

@@ -366,6 +366,11 @@ export async function runDlqCli(
           `dry run: would move ${report.wouldMove.length} message(s) back to ${queueUrl}; nothing was changed`,
         );
       }
+      if (report.scanned < report.approximateTotal) {
+        err(
+          `${report.approximateTotal - report.scanned} more message(s) in the DLQ could not be looked at: a FIFO queue shows only the first messages of each unit until those leave the DLQ; a real replay reaches the rest as it moves the first ones`,
+        );
+      }
       return EXIT.ok;
     }
 

@@ -24,6 +24,7 @@ import {
   type DlqEntry,
 } from './entry.js';
 import { DlqError } from './errors.js';
+import { queueDepth, redrivePolicy } from './queues.js';
 import { receiveBatches, releaseMessages } from './scan.js';
 
 /** Which messages to replay; all of them when empty. */
@@ -59,6 +60,8 @@ export interface ReplayOptions {
 }
 
 export interface ReplayReport {
+  /** The DLQ's approximate depth before the replay. */
+  approximateTotal: number;
   /** DLQ messages looked at. */
   scanned: number;
   /** Sent back and deleted from the DLQ. */
@@ -109,7 +112,10 @@ export async function replayMessages(
   const emit = options.onEvent ?? (() => {});
   const fifo = options.queueUrl.endsWith('.fifo');
 
+  const maxReceiveCount = (await redrivePolicy(sqs, options.queueUrl))
+    ?.maxReceiveCount;
   const report: ReplayReport = {
+    approximateTotal: await queueDepth(sqs, options.dlqUrl),
     scanned: 0,
     moved: [],
     wouldMove: [],
@@ -133,7 +139,7 @@ export async function replayMessages(
       report.scanned += batch.length;
       const chosen: { message: Message; entry: DlqEntry }[] = [];
       for (const message of batch) {
-        const entry = toDlqEntry(message, undefined);
+        const entry = toDlqEntry(message, maxReceiveCount);
         if (selected < max && matches(entry, selection)) {
           selected += 1;
           chosen.push({ message, entry });

@@ -285,16 +285,22 @@ describe('dlq replay (command) on fauxqs', () => {
   describe('when a dry run selects a unit', () => {
     it('prints the messages that would move and exits 0', async () => {
       const stdout = new Capture();
+      const stderr = new Capture();
 
       const code = await runDlqCli(
         ['replay', '--unit', 'frontend', '--dry-run'],
-        { stdout, stderr: new Capture(), env: {} },
+        { stdout, stderr, env: {} },
         { localStackFile: stack.file, waitTimeSeconds: 0 },
       );
 
       assert.equal(code, 0);
       assert.match(stdout.text, /frontend\s+1\s+Apply\s+op-a1/);
       assert.match(stdout.text, /dry run: would move 1 message\(s\)/);
+      // fauxqs hands out one message per unit while it is in flight.
+      assert.match(
+        stderr.text,
+        /^2 more message\(s\) in the DLQ could not be looked at/,
+      );
       assert.deepEqual(await counts(queue.sqs, queue.dlqUrl), {
         visible: 4,
         inFlight: 0,
