@@ -28,7 +28,9 @@ export type AttemptReason =
   /** The secret has no entry for this registry. */
   | 'no-entry'
   /** The entry for this registry has no usable credential. */
-  | 'unusable';
+  | 'unusable'
+  /** The registry refused this credential and reading it again gave the same. */
+  | 'refused';
 
 /** One source tried, and why it gave nothing. */
 export interface CredentialAttempt {

@@ -5,6 +5,7 @@
 export {
   createCredentialResolver,
   kubernetesSecretId,
+  credentialFingerprint,
   AUTH_METHODS,
   DEFAULT_REGISTRY_SECRET_PREFIX,
   type AuthMethod,
@@ -12,6 +13,7 @@ export {
   type CredentialResolverDeps,
   type CredentialsConfig,
   type ResolvedCredential,
+  type ResolveOptions,
 } from './resolver.js';
 export {
   parseTargetParams,

@@ -8,6 +8,7 @@
  * `${REGISTRY_SECRET_PREFIX}${namespace}/${name}`; (3) the worker default
  * chosen by `AUTH_METHOD`; (4) for `Provider: None` only, anonymous.
  */
+import { createHash } from 'node:crypto';
 import { readFile as fsReadFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +100,20 @@ export interface ResolvedCredential {
   attempts: CredentialAttempt[];
 }
 
+export interface ResolveOptions {
+  /**
+   * Fingerprint ({@link credentialFingerprint}) of the credential the
+   * registry just refused: on a refresh, a source that gives the same one
+   * again is recorded as `refused` and the next source is tried.
+   */
+  refused?: string;
+}
+
+/** A one-way digest of a credential, to recognise it without keeping it. */
+export function credentialFingerprint(credential: RegistryCredential): string {
+  return createHash('sha256').update(JSON.stringify(credential)).digest('hex');
+}
+
 export interface CredentialResolver {
   /**
    * The credential provider the OCI engine calls for each registry request
@@ -110,6 +125,7 @@ export interface CredentialResolver {
   resolve(
     target: TargetParams,
     request: CredentialRequest,
+    options?: ResolveOptions,
   ): Promise<ResolvedCredential>;
   /**
    * Makes sure the ECR repository exists before a push (see
@@ -337,13 +353,26 @@ export function createCredentialResolver(
   async function resolve(
     target: TargetParams,
     request: CredentialRequest,
+    options: ResolveOptions = {},
   ): Promise<ResolvedCredential> {
     const attempts: CredentialAttempt[] = [];
+    const refused = request.refresh === true ? options.refused : undefined;
     const attempt = async (
       source: CredentialSourceName,
       run: () => Promise<Outcome> | Outcome,
     ): Promise<ResolvedCredential | undefined> => {
-      const outcome = await run();
+      let outcome = await run();
+      if (
+        outcome.ok &&
+        refused !== undefined &&
+        credentialFingerprint(outcome.credential) === refused
+      ) {
+        outcome = {
+          ok: false,
+          reason: 'refused',
+          detail: `${request.registry} refused the credential from ${outcome.from ?? source} and reading it again gave the same one; fix the secret`,
+        };
+      }
       if (outcome.ok) {
         log.debug('registry credentials resolved', {
           registry: request.registry,
@@ -416,13 +445,14 @@ export function createCredentialResolver(
 
     // After a throttled or failing read, going anonymous would trade a retry
     // for a certain 401: the error is retryable instead.
-    const transient = attempts.some(isTransient);
-    if (!(transient && config.authMethod === 'anonymous')) {
+    const blocked = () =>
+      attempts.some((a) => isTransient(a) || a.reason === 'refused');
+    if (!(blocked() && config.authMethod === 'anonymous')) {
       const worker = await workerDefault(request, attempt);
       if (worker) return worker;
     }
 
-    if (provider === 'None' && !attempts.some(isTransient)) {
+    if (provider === 'None' && !blocked()) {
       log.debug('no worker credentials; going anonymous (Provider None)', {
         registry: request.registry,
       });
@@ -473,7 +503,17 @@ export function createCredentialResolver(
 
   return {
     providerFor(target) {
-      return async (request) => (await resolve(target, request)).credential;
+      // What this provider last gave each registry, to notice on a refresh
+      // that the registry refused a credential the source still holds.
+      const given = new Map<string, string>();
+      return async (request) => {
+        const key = `${request.registry}/${request.repository}`;
+        const resolved = await resolve(target, request, {
+          refused: given.get(key),
+        });
+        given.set(key, credentialFingerprint(resolved.credential));
+        return resolved.credential;
+      };
     },
     resolve,
     ensureRepository: (repo, options) => ecr.ensureRepository(repo, options),

@@ -142,12 +142,16 @@ void describe('createCredentialResolver', () => {
     });
 
     it('fetches a new token when asked to refresh after a 401', async () => {
-      ecrMock.on(GetAuthorizationTokenCommand).resolves(tokenAnswer('FAKE-t'));
+      ecrMock
+        .on(GetAuthorizationTokenCommand)
+        .resolvesOnce(tokenAnswer('FAKE-t1'))
+        .resolves(tokenAnswer('FAKE-t2'));
       const provide = resolver().providerFor(aws);
 
       await provide(request);
-      await provide({ ...request, refresh: true });
+      const renewed = await provide({ ...request, refresh: true });
 
+      assert.equal(renewed.kind === 'basic' && renewed.password, 'FAKE-t2');
       assert.equal(
         ecrMock.commandCalls(GetAuthorizationTokenCommand).length,
         2,
@@ -379,20 +383,45 @@ void describe('createCredentialResolver', () => {
     });
 
     it('reads the secret again, skipping the cache, on refresh', async () => {
-      const secrets = memorySecrets({
-        'by-id': dockerConfig('ghcr.io', 'u', 'FAKE-p'),
-      });
+      const values = { 'by-id': dockerConfig('ghcr.io', 'u', 'FAKE-old') };
+      const secrets = memorySecrets(values);
       const provide = resolver({}, { secrets }).providerFor(
         target({ SecretId: 'by-id' }),
       );
 
       await provide(request);
-      await provide({ ...request, refresh: true });
+      values['by-id'] = dockerConfig('ghcr.io', 'u', 'FAKE-rotated');
+      const rotated = await provide({ ...request, refresh: true });
 
+      assert.equal(
+        rotated.kind === 'basic' && rotated.password,
+        'FAKE-rotated',
+      );
       assert.deepEqual(
         secrets.calls.map((c) => c.options.forceFetch),
         [false, true],
       );
+    });
+
+    it('lists every source when a refused secret has not changed', async () => {
+      const secrets = memorySecrets({
+        'by-id': dockerConfig('ghcr.io', 'u', 'FAKE-wrong'),
+      });
+      const provide = resolver(
+        { authMethod: 'anonymous' },
+        { secrets },
+      ).providerFor(target({ SecretId: 'by-id', Provider: 'None' }));
+
+      await provide(request);
+      await assert.rejects(provide({ ...request, refresh: true }), (error) => {
+        assert.ok(error instanceof CredentialsError);
+        assert.deepEqual(
+          error.attempts.map((a) => [a.source, a.reason]),
+          [['target-secret', 'refused']],
+        );
+        assert.match(error.message, /refused the credential from by-id/);
+        return true;
+      });
     });
 
     it('retries a throttled secret read', async () => {
