@@ -17,7 +17,7 @@ import {
   type Blob,
   type FluxArtifact,
 } from './artifact.js';
-import { sha256Digest } from './digest.js';
+import { isSha256Digest, sha256Digest } from './digest.js';
 import { OciError } from './errors.js';
 import { planTags, validatePushOptions } from './push.js';
 import { formatRepository, validateTag, type Repository } from './reference.js';
@@ -232,14 +232,13 @@ async function manifestInfo(
 }
 
 function blobPath(dir: string, digest: string): string {
-  const [algorithm, hex] = digest.split(':');
-  if (algorithm !== 'sha256' || !hex || !/^[a-f0-9]{64}$/.test(hex)) {
+  if (!isSha256Digest(digest)) {
     throw new OciError(
       'INVALID_ARTIFACT',
       `digest ${JSON.stringify(digest)} is not a sha256 digest`,
     );
   }
-  return join(dir, 'blobs', 'sha256', hex);
+  return join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
 }
 
 async function readBlob(dir: string, digest: string): Promise<Uint8Array> {
