@@ -439,7 +439,9 @@ export async function runDlqCli(
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (io.signal?.aborted === true) {
-      err('interrupted: messages not yet sent stay in the DLQ');
+      err(
+        'interrupted: messages not yet moved stay in the DLQ (a redrive task already started keeps running: see replay --status)',
+      );
       return EXIT.interrupted;
     }
     err(`dlq: ${explain(error, target)}`);
