@@ -9,7 +9,10 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': [
@@ -26,7 +29,10 @@ export default tseslint.config(
         },
       ],
       '@typescript-eslint/return-await': ['error', 'in-try-catch'],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_' },
+      ],
       'no-console': 'error',
       'no-restricted-properties': [
         'error',
@@ -41,7 +47,12 @@ export default tseslint.config(
   },
   {
     // Command-line entry points talk to a person on stdout.
-    files: ['local/**/*.ts', 'scripts/**/*.ts', 'infra/bin/**/*.ts'],
+    files: [
+      'local/**/*.ts',
+      'cli/**/*.ts',
+      'scripts/**/*.ts',
+      'infra/bin/**/*.ts',
+    ],
     rules: { 'no-console': 'off' },
   },
   {

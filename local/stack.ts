@@ -1,0 +1,346 @@
+/**
+ * The local stack: the same webhook and push handlers the Lambda functions
+ * run, wired to an embedded queue, a local registry (or an OCI image layout
+ * directory) and a secrets file, in one process on 127.0.0.1.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+
+import { createPushHandler } from '../functions/push/handler.js';
+import { createWebhookHandler } from '../functions/webhook/handler.js';
+import { createHttpListener } from '../functions/webhook/http.js';
+import {
+  createConfigHubReporter,
+  createLogReporter,
+  type ActionResult,
+  type ActionResultReporter,
+} from '../shared/confighub/index.js';
+import { createCredentialResolver } from '../shared/credentials/index.js';
+import type { TargetParams } from '../shared/event/types.js';
+import type { Log } from '../shared/log.js';
+import {
+  createLayoutStore,
+  createRegistryClient,
+  type ArtifactStore,
+  type Repository,
+} from '../shared/oci/index.js';
+import { createFileSecretSource } from '../shared/secrets/file.js';
+import { startEventSource, type EventSource } from './event-source.js';
+import { startEmbeddedQueue, type EmbeddedQueue } from './queue.js';
+import {
+  registryAvailable,
+  startRegistry,
+  type TestRegistry,
+} from '../test/support/registry.js';
+
+/** Secret ids in the local secrets file. */
+export const LOCAL_SECRET = {
+  signing: 'local/webhook-signing',
+  worker: 'local/confighub-worker',
+} as const;
+
+export interface LocalStackOptions {
+  /** Webhook port on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+  /**
+   * A registry to push every artifact to (`host:port`), keeping each
+   * target's repository path. Without it: docker-registry on a free port
+   * when installed, else an OCI image layout directory.
+   */
+  registry?: string;
+  /** Write OCI image layouts under this directory instead of a registry. */
+  layoutDir?: string;
+  /** Send ActionResults to this ConfigHub instead of logging them. */
+  confighubUrl?: string;
+  /** Worker id for ConfigHub's result endpoint. */
+  workerId?: string;
+  /** Where the stack keeps its state: stack.json, secrets.json, layouts. */
+  stateDir?: string;
+  /** Seconds a failed message stays invisible before its retry; 2. */
+  visibilityTimeoutSeconds?: number;
+  /** Receives before a message goes to the DLQ; 5, as deployed. */
+  maxReceiveCount?: number;
+  /** The push function's timeout as its handler sees it; 60 s. */
+  functionTimeoutMs?: number;
+  log: Log;
+}
+
+/** Where the registry side of the local stack lives. */
+export type LocalTarget =
+  | { kind: 'registry'; host: string; managed: boolean }
+  | { kind: 'layout'; dir: string };
+
+export interface LocalStack {
+  webhookUrl: string;
+  queue: EmbeddedQueue;
+  target: LocalTarget;
+  signingSecret: string;
+  stateDir: string;
+  /** The store the push handler writes to, for reading artifacts back. */
+  storeFor(repo: Repository): ArtifactStore;
+  /** Every ActionResult reported so far, in order. */
+  readonly results: readonly ActionResult[];
+  /** Emits `result` with each ActionResult as it is reported. */
+  readonly events: EventEmitter<{ result: [ActionResult] }>;
+  stop(): Promise<void>;
+}
+
+/** Starts every part, writes `<stateDir>/stack.json`, and returns handles. */
+export async function startLocalStack(
+  options: LocalStackOptions,
+): Promise<LocalStack> {
+  const log = options.log;
+  const stateDir = resolve(options.stateDir ?? '.local');
+  await mkdir(stateDir, { recursive: true });
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanUp = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((error: unknown) =>
+        log.warn('stopping a part of the local stack failed', {
+          error: String(error),
+        }),
+      );
+    }
+  };
+
+  try {
+    const secretsFile = join(stateDir, 'secrets.json');
+    const signingSecret = await ensureSecrets(secretsFile);
+    const secrets = createFileSecretSource(secretsFile);
+
+    const queue = await startEmbeddedQueue({
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 2,
+      maxReceiveCount: options.maxReceiveCount ?? 5,
+    });
+    cleanups.push(() => queue.stop());
+
+    const target = await startTarget(options, stateDir, log);
+    if (target.kind === 'registry' && target.managed) {
+      cleanups.push(target.stop);
+    }
+
+    const events = new EventEmitter<{ result: [ActionResult] }>();
+    const results: ActionResult[] = [];
+    const inner: ActionResultReporter =
+      options.confighubUrl === undefined
+        ? createLogReporter(log)
+        : createConfigHubReporter({
+            url: options.confighubUrl,
+            workerId: options.workerId ?? 'local',
+            secrets,
+            workerSecretId: LOCAL_SECRET.worker,
+            log,
+          });
+    const reporter: ActionResultReporter = {
+      async report(result, reportOptions) {
+        results.push(result);
+        events.emit('result', result);
+        await inner.report(result, reportOptions);
+      },
+    };
+
+    const resolver = createCredentialResolver({
+      secrets,
+      config: { authMethod: 'anonymous', ecrCreateRepositories: false },
+      log,
+    });
+    const layoutStore =
+      target.kind === 'layout' ? createLayoutStore(target.dir) : undefined;
+    const storeFor = (
+      targetParams: TargetParams,
+      storeLog: Log,
+    ): ArtifactStore =>
+      layoutStore ??
+      redirectTo(
+        target.kind === 'registry' ? target.host : '',
+        createRegistryClient({
+          credentials: resolver.providerFor(targetParams),
+          log: storeLog,
+        }),
+      );
+
+    const push = createPushHandler({
+      storeFor: (_repo, targetParams, scope) =>
+        storeFor(targetParams, scope.log),
+      sqs: queue.sqs,
+      dlqUrl: queue.dlqUrl,
+      maxReceiveCount: queue.maxReceiveCount,
+      reporter,
+      log,
+      ...(options.confighubUrl !== undefined && {
+        confighubUrl: options.confighubUrl,
+      }),
+    });
+    const eventSource: EventSource = startEventSource({
+      sqs: queue.sqs,
+      queueUrl: queue.queueUrl,
+      queueArn: queue.queueArn,
+      region: queue.region,
+      handler: push,
+      functionTimeoutMs: options.functionTimeoutMs ?? 60_000,
+      log,
+    });
+    cleanups.push(() => eventSource.stop());
+
+    const webhook = createWebhookHandler({
+      sqs: queue.sqs,
+      queueUrl: queue.queueUrl,
+      secrets,
+      signingSecretId: LOCAL_SECRET.signing,
+      log,
+    });
+    const server = createServer(createHttpListener(webhook, { log }));
+    await listen(server, options.port ?? 0);
+    cleanups.push(() => close(server));
+    const { port } = server.address() as AddressInfo;
+    const webhookUrl = `http://127.0.0.1:${port}/webhook`;
+
+    const stackFile = join(stateDir, 'stack.json');
+    await writeFile(
+      stackFile,
+      `${JSON.stringify(
+        {
+          webhookUrl,
+          sqsEndpoint: queue.endpoint,
+          region: queue.region,
+          queueUrl: queue.queueUrl,
+          dlqUrl: queue.dlqUrl,
+          signingSecret,
+          target:
+            target.kind === 'registry'
+              ? { registry: target.host }
+              : { layout: target.dir },
+        },
+        null,
+        2,
+      )}\n`,
+      { mode: 0o600 },
+    );
+    cleanups.push(() => rm(stackFile, { force: true }));
+
+    let stopped = false;
+    return {
+      webhookUrl,
+      queue,
+      target:
+        target.kind === 'registry'
+          ? { kind: 'registry', host: target.host, managed: target.managed }
+          : target,
+      signingSecret,
+      stateDir,
+      storeFor: (repo) =>
+        storeFor(
+          { Repository: repo.registry, Provider: 'None', AllowDeletion: false },
+          log,
+        ),
+      results,
+      events,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await cleanUp();
+      },
+    };
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+}
+
+type StartedTarget =
+  | { kind: 'registry'; host: string; managed: false }
+  | {
+      kind: 'registry';
+      host: string;
+      managed: true;
+      stop: () => Promise<void>;
+    }
+  | { kind: 'layout'; dir: string };
+
+async function startTarget(
+  options: LocalStackOptions,
+  stateDir: string,
+  log: Log,
+): Promise<StartedTarget> {
+  if (options.registry !== undefined) {
+    return { kind: 'registry', host: options.registry, managed: false };
+  }
+  if (options.layoutDir === undefined && registryAvailable()) {
+    const registry: TestRegistry = await startRegistry({ auth: 'none' });
+    log.debug('started docker-registry', { host: registry.host });
+    return {
+      kind: 'registry',
+      host: registry.host,
+      managed: true,
+      stop: () => registry.stop(),
+    };
+  }
+  const dir = resolve(options.layoutDir ?? join(stateDir, 'layout'));
+  await mkdir(dir, { recursive: true });
+  return { kind: 'layout', dir };
+}
+
+/**
+ * A store that sends every repository to `host`, keeping its path: the
+ * local stack's registry stands in for whatever host a target names.
+ */
+function redirectTo(host: string, store: ArtifactStore): ArtifactStore {
+  const moved = (repo: Repository): Repository => ({
+    registry: host,
+    apiHost: host,
+    name: repo.name,
+  });
+  return {
+    push: (repo, artifact, options) =>
+      store.push(moved(repo), artifact, options),
+    pull: (repo, tag, options) => store.pull(moved(repo), tag, options),
+    inspect: (repo, tag, options) => store.inspect(moved(repo), tag, options),
+    delete: (repo, tag, options) => store.delete(moved(repo), tag, options),
+  };
+}
+
+/** Creates the secrets file on first start; keeps an existing signing secret. */
+async function ensureSecrets(file: string): Promise<string> {
+  let secrets: Record<string, unknown> = {};
+  if (existsSync(file)) {
+    secrets = JSON.parse(await readFile(file, 'utf8')) as Record<
+      string,
+      unknown
+    >;
+  }
+  let changed = false;
+  for (const id of [LOCAL_SECRET.signing, LOCAL_SECRET.worker]) {
+    if (typeof secrets[id] !== 'string') {
+      secrets[id] = randomBytes(32).toString('hex');
+      changed = true;
+    }
+  }
+  if (changed) {
+    await writeFile(file, `${JSON.stringify(secrets, null, 2)}\n`, {
+      mode: 0o600,
+    });
+  }
+  return secrets[LOCAL_SECRET.signing] as string;
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolveClose) => {
+    server.closeAllConnections();
+    server.close(() => resolveClose());
+  });
+}
