@@ -59,6 +59,14 @@ export const FUNCTION_ENTRIES = {
   push: path.join(PROJECT_ROOT, 'functions', 'push', 'index.ts'),
 } as const;
 
+/**
+ * Largest message either queue takes: SQS's ceiling. The webhook keeps an
+ * event within 256 KiB (its MAX_MESSAGE_BYTES default), which leaves room
+ * for the failure attributes the push function adds when it moves a
+ * message to the DLQ, and for moving it back on replay.
+ */
+const MAX_MESSAGE_BYTES = 1_048_576;
+
 /** ECR actions behind pushing, reading back, describing and deleting. */
 export const ECR_REPOSITORY_ACTIONS = [
   'ecr:BatchCheckLayerAvailability',
@@ -71,6 +79,18 @@ export const ECR_REPOSITORY_ACTIONS = [
   'ecr:InitiateLayerUpload',
   'ecr:PutImage',
   'ecr:UploadLayerPart',
+] as const;
+
+/** ECR Public actions behind pushing, describing and deleting. */
+export const ECR_PUBLIC_REPOSITORY_ACTIONS = [
+  'ecr-public:BatchCheckLayerAvailability',
+  'ecr-public:BatchDeleteImage',
+  'ecr-public:CompleteLayerUpload',
+  'ecr-public:DescribeImages',
+  'ecr-public:DescribeRepositories',
+  'ecr-public:InitiateLayerUpload',
+  'ecr-public:PutImage',
+  'ecr-public:UploadLayerPart',
 ] as const;
 
 /**
@@ -159,6 +179,7 @@ export class ConfigHubFluxOciBridge extends Construct {
       fifo: true,
       contentBasedDeduplication: false,
       retentionPeriod: MAX_RETENTION,
+      maxMessageSizeBytes: MAX_MESSAGE_BYTES,
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
@@ -169,6 +190,7 @@ export class ConfigHubFluxOciBridge extends Construct {
       visibilityTimeout: settings.queueVisibilityTimeout,
       // Kept as long as the DLQ keeps them: a stalled consumer loses nothing.
       retentionPeriod: MAX_RETENTION,
+      maxMessageSizeBytes: MAX_MESSAGE_BYTES,
       // SQS-managed keys: encrypted at rest without KMS grants for the
       // functions or a key to pay for.
       encryption: QueueEncryption.SQS_MANAGED,
@@ -354,10 +376,16 @@ export class ConfigHubFluxOciBridge extends Construct {
         resources: secretArns,
       }),
     ];
-    if (settings.ecrRepositoryPrefixes.length === 0) {
-      return statements;
-    }
+    statements.push(...this.ecrStatements(settings));
+    statements.push(...this.ecrPublicStatements(settings));
+    return statements;
+  }
 
+  private ecrStatements(settings: ResolvedBridgeProps): PolicyStatement[] {
+    if (settings.ecrRepositoryPrefixes.length === 0) {
+      return [];
+    }
+    const stack = Stack.of(this);
     const repositories = settings.ecrRepositoryPrefixes.map((prefix) =>
       stack.formatArn({
         service: 'ecr',
@@ -365,7 +393,7 @@ export class ConfigHubFluxOciBridge extends Construct {
         resourceName: `${prefix}/*`,
       }),
     );
-    statements.push(
+    const statements = [
       new PolicyStatement({
         // GetAuthorizationToken has no resource type: it is account-wide.
         sid: 'EcrAuthorizationToken',
@@ -377,12 +405,63 @@ export class ConfigHubFluxOciBridge extends Construct {
         actions: [...ECR_REPOSITORY_ACTIONS],
         resources: repositories,
       }),
-    );
+    ];
     if (settings.ecrCreateRepositories) {
       statements.push(
         new PolicyStatement({
           sid: 'EcrCreateRepositories',
           actions: ['ecr:CreateRepository'],
+          resources: repositories,
+        }),
+      );
+    }
+    return statements;
+  }
+
+  private ecrPublicStatements(
+    settings: ResolvedBridgeProps,
+  ): PolicyStatement[] {
+    if (settings.ecrPublicRepositoryPrefixes.length === 0) {
+      return [];
+    }
+    const stack = Stack.of(this);
+    // ECR Public repositories have no region in their ARN.
+    const repositories = settings.ecrPublicRepositoryPrefixes.map((prefix) =>
+      stack.formatArn({
+        service: 'ecr-public',
+        region: '',
+        resource: 'repository',
+        resourceName: `${prefix}/*`,
+      }),
+    );
+    const statements = [
+      new PolicyStatement({
+        // No resource type: account-wide by nature.
+        sid: 'EcrPublicAuthorizationToken',
+        actions: ['ecr-public:GetAuthorizationToken'],
+        resources: ['*'],
+      }),
+      new PolicyStatement({
+        // No resource type either; the condition limits the bearer token
+        // to ECR Public.
+        sid: 'EcrPublicBearerToken',
+        actions: ['sts:GetServiceBearerToken'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'sts:AWSServiceName': 'ecr-public.amazonaws.com' },
+        },
+      }),
+      new PolicyStatement({
+        sid: 'EcrPublicRepositories',
+        actions: [...ECR_PUBLIC_REPOSITORY_ACTIONS],
+        resources: repositories,
+      }),
+    ];
+    if (settings.ecrCreateRepositories) {
+      statements.push(
+        new PolicyStatement({
+          sid: 'EcrPublicCreateRepositories',
+          actions: ['ecr-public:CreateRepository'],
           resources: repositories,
         }),
       );
@@ -418,15 +497,20 @@ export class ConfigHubFluxOciBridge extends Construct {
             },
           ],
         },
-        ...(settings.ecrRepositoryPrefixes.length === 0
+        ...(settings.ecrRepositoryPrefixes.length === 0 &&
+        settings.ecrPublicRepositoryPrefixes.length === 0
           ? []
           : [
               {
                 id: 'AwsSolutions-IAM5',
                 reason:
-                  'ecr:GetAuthorizationToken has no resource type; IAM only accepts "*" for it.',
+                  'ecr:GetAuthorizationToken, ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken have no resource type; IAM only accepts "*" for them (the bearer token is conditioned on sts:AWSServiceName = ecr-public.amazonaws.com).',
                 appliesTo: ['Resource::*'],
               },
+            ]),
+        ...(settings.ecrRepositoryPrefixes.length === 0
+          ? []
+          : [
               {
                 id: 'AwsSolutions-IAM5',
                 reason:
@@ -434,6 +518,21 @@ export class ConfigHubFluxOciBridge extends Construct {
                 appliesTo: settings.ecrRepositoryPrefixes.map((prefix) => ({
                   regex: arn('ecr', `repository\\/${escape(prefix)}\\/\\*`),
                 })),
+              },
+            ]),
+        ...(settings.ecrPublicRepositoryPrefixes.length === 0
+          ? []
+          : [
+              {
+                id: 'AwsSolutions-IAM5',
+                reason:
+                  'One ECR Public repository per ConfigHub unit is created on demand, so repositories are granted by the configured name prefix (ecrPublicRepositoryPrefixes), never account-wide.',
+                appliesTo: settings.ecrPublicRepositoryPrefixes.map(
+                  (prefix) => ({
+                    // ECR Public ARNs have an empty region.
+                    regex: `/^Resource::arn:${part}:ecr-public::${part}:repository\\/${escape(prefix)}\\/\\*$/`,
+                  }),
+                ),
               },
             ]),
       ],

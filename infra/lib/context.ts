@@ -21,6 +21,7 @@ export const CONTEXT_KEYS = {
   account: 'AWS account id (default: environment-agnostic)',
   region: 'AWS region (default: environment-agnostic)',
   ecrRepositoryPrefixes: 'ECR repository prefixes, comma-separated or a list',
+  ecrPublicRepositoryPrefixes: 'ECR Public repository prefixes, likewise',
   ecrCreateRepositories: 'true or false',
   registrySecretPrefix: 'name prefix of registry secrets',
   authMethod: 'secret or anonymous',
@@ -163,6 +164,7 @@ export function bridgePropsFromContext(
   // strings are narrowed by cast here and checked by the construct.
   return {
     ecrRepositoryPrefixes: list(read, 'ecrRepositoryPrefixes'),
+    ecrPublicRepositoryPrefixes: list(read, 'ecrPublicRepositoryPrefixes'),
     ecrCreateRepositories: boolean(read, 'ecrCreateRepositories'),
     registrySecretPrefix: text(read, 'registrySecretPrefix'),
     authMethod: text(read, 'authMethod') as LambdaAuthMethod | undefined,

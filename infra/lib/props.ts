@@ -31,6 +31,16 @@ export interface ConfigHubFluxOciBridgeProps {
   readonly ecrRepositoryPrefixes?: readonly string[];
 
   /**
+   * ECR Public repository name prefixes (the part after
+   * `public.ecr.aws/<alias>/`) that the push function may push to and create
+   * under: `confighub` grants `repository/confighub/*` in this account's
+   * ECR Public registry.
+   *
+   * @default [] - no ECR Public access
+   */
+  readonly ecrPublicRepositoryPrefixes?: readonly string[];
+
+  /**
    * Create a missing ECR repository under a prefix on first push (mutable
    * tags, because the extra `Tag` moves). Sets `ECR_CREATE_REPOSITORIES`.
    *
@@ -198,6 +208,7 @@ export interface ConfigHubFluxOciBridgeProps {
 /** Every setting with its default applied, checked. */
 export interface ResolvedBridgeProps {
   ecrRepositoryPrefixes: readonly string[];
+  ecrPublicRepositoryPrefixes: readonly string[];
   ecrCreateRepositories: boolean;
   registrySecretPrefix: string;
   authMethod: LambdaAuthMethod;
@@ -235,6 +246,9 @@ export const VISIBILITY_FACTOR = 6;
  */
 const ECR_PREFIX =
   /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
+/** A registry host pasted where only the repository path belongs. */
+const REGISTRY_HOST_COMPONENT =
+  /^[^/]*\.(?:amazonaws\.com(?:\.cn)?|ecr\.aws)(?:\/|$)/;
 /** Characters Secrets Manager allows in a secret name. */
 const SECRET_NAME_CHARS = /^[A-Za-z0-9/_+=.@-]+$/;
 /** A worker id goes into a URL path: keep it to unreserved characters. */
@@ -284,19 +298,26 @@ function secondsIn(
   return value;
 }
 
-function checkPrefixes(prefixes: readonly string[]): readonly string[] {
+function checkPrefixes(
+  setting: 'ecrRepositoryPrefixes' | 'ecrPublicRepositoryPrefixes',
+  prefixes: readonly string[],
+): readonly string[] {
   const seen = new Set<string>();
   for (const prefix of prefixes) {
-    if (!ECR_PREFIX.test(prefix) || prefix.length > 200) {
+    if (
+      !ECR_PREFIX.test(prefix) ||
+      prefix.length > 200 ||
+      REGISTRY_HOST_COMPONENT.test(prefix)
+    ) {
       fail(
-        'ecrRepositoryPrefixes',
-        `ecrRepositoryPrefixes contains ${JSON.stringify(prefix)}; allowed: an ECR repository name prefix of at most 200 characters, lowercase path components joined by "/" without wildcards, a leading or trailing "/" or a registry host (e.g. "confighub" or "platform/confighub"). Fix: write the repository path the targets use after the registry host.`,
+        setting,
+        `${setting} contains ${JSON.stringify(prefix)}; allowed: an ECR repository name prefix of at most 200 characters, lowercase path components joined by "/" without wildcards, a leading or trailing "/" or a registry host (e.g. "confighub" or "platform/confighub"). Fix: write the repository path the targets use after the registry host.`,
       );
     }
     if (seen.has(prefix)) {
       fail(
-        'ecrRepositoryPrefixes',
-        `ecrRepositoryPrefixes lists ${JSON.stringify(prefix)} twice; allowed: each prefix once. Fix: remove the duplicate.`,
+        setting,
+        `${setting} lists ${JSON.stringify(prefix)} twice; allowed: each prefix once. Fix: remove the duplicate.`,
       );
     }
     seen.add(prefix);
@@ -453,7 +474,14 @@ export function resolveBridgeProps(
   checkConfighub(props.confighubUrl, props.workerId);
 
   return {
-    ecrRepositoryPrefixes: checkPrefixes(props.ecrRepositoryPrefixes ?? []),
+    ecrRepositoryPrefixes: checkPrefixes(
+      'ecrRepositoryPrefixes',
+      props.ecrRepositoryPrefixes ?? [],
+    ),
+    ecrPublicRepositoryPrefixes: checkPrefixes(
+      'ecrPublicRepositoryPrefixes',
+      props.ecrPublicRepositoryPrefixes ?? [],
+    ),
     ecrCreateRepositories: props.ecrCreateRepositories ?? true,
     registrySecretPrefix: checkSecretPrefix(
       props.registrySecretPrefix ?? DEFAULT_REGISTRY_SECRET_PREFIX,
