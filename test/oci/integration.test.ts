@@ -109,10 +109,10 @@ for (const mode of ['none', 'basic', 'token'] as const) {
           assert.equal(result.digest, artifact.manifest.digest);
           assert.deepEqual(result.tagged, ['rev1', 'latest']);
           assert.ok(result.requests <= 9, `${result.requests} requests`);
-          assert.ok(
-            recorder.rounds(notAuth) <= 4,
-            `${recorder.rounds(notAuth)} round trips`,
-          );
+          const planned = result.roundTrips ?? Infinity;
+          assert.ok(planned <= 4, `${planned} round trips`);
+          assert.ok(recorder.waves(notAuth) <= planned);
+          assert.ok(recorder.rounds(notAuth) >= planned);
           assert.equal(recorder.calls.filter(notAuth).length, result.requests);
           const ref = `${registry.host}/acme/${slug}`;
           const raw = await inspectRaw(`${ref}:latest`, { creds });
@@ -143,9 +143,15 @@ for (const mode of ['none', 'basic', 'token'] as const) {
         );
         registry.tokenServer?.resetCount();
         const recorder = recordingFetch();
+        // Debug lines explain a count that is off (a retry, a renewal).
+        const lines: string[] = [];
+        const keep = (message: string, fields?: Record<string, unknown>) =>
+          lines.push(JSON.stringify({ message, ...fields }));
+        const log = { debug: keep, info: keep, warn: keep, error: keep };
         const client = createRegistryClient({
           credentials,
           fetch: recorder.fetch,
+          log,
         });
         const artifact = await artifactFor('helm-hooks.yaml', 1);
         const options = { tags: ['rev1'], movingTag: forwardOnly(1) };
@@ -155,7 +161,8 @@ for (const mode of ['none', 'basic', 'token'] as const) {
           artifact,
           options,
         );
-        const firstRounds = recorder.rounds(notAuth);
+        const firstWaves = recorder.waves(notAuth);
+        const firstChain = recorder.rounds(notAuth);
         recorder.reset();
         const again = await client.push(
           repo(`${mode}-counted`),
@@ -164,16 +171,21 @@ for (const mode of ['none', 'basic', 'token'] as const) {
         );
 
         // distribution 2.8 takes no single POST: POST then PUT per blob.
-        assert.equal(first.requests, 9);
-        assert.equal(firstRounds, 4);
+        assert.equal(first.requests, 9, lines.join('\n'));
+        assert.equal(first.roundTrips, 4);
+        assert.ok(
+          firstWaves <= 4 && firstChain >= 4,
+          `${firstWaves}..${firstChain}`,
+        );
         assert.equal(
           first.uploadedBytes,
           artifact.config.size + artifact.layer.size,
         );
         assert.equal(again.digest, first.digest);
         assert.equal(again.uploadedBytes, 0);
-        assert.equal(again.requests, 4);
-        assert.equal(recorder.rounds(notAuth), 2);
+        assert.equal(again.requests, 4, lines.join('\n'));
+        assert.equal(again.roundTrips, 2);
+        assert.equal(recorder.waves(notAuth), 2);
         if (registry.tokenServer) {
           // Cold for the new repository's scope: one token; warm: none.
           assert.equal(registry.tokenServer.requests, 1);

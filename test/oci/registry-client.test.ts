@@ -160,7 +160,12 @@ describe('createRegistryClient', () => {
         });
 
         assert.equal(first.requests, 9);
-        assert.equal(recorder.rounds(notAuth), 4);
+        assert.equal(first.roundTrips, 4);
+        const [waves, chain] = [
+          recorder.waves(notAuth),
+          recorder.rounds(notAuth),
+        ];
+        assert.ok(waves <= 4 && chain >= 4, `${waves}..${chain}`);
         const puts = server.requests.filter(
           (r) => r.method === 'PUT' && r.url.includes('/blobs/uploads/'),
         );

@@ -223,8 +223,13 @@ export interface FetchCall {
 
 /**
  * Wraps fetch to record when each request started and answered, in one
- * sequence. A request's round is one more than the latest round among the
- * requests that answered before it started; parallel requests share one.
+ * sequence, and bounds the operation's sequential round trips from both
+ * sides without knowing which request waited for which:
+ * `rounds()` is the longest chain of requests each started after the
+ * previous answered (at least the true depth; parallel branches that drift
+ * apart can chain and add one), `waves()` counts the times the client went
+ * from idle to busy (at most the true depth, since the engine starts nothing
+ * without awaiting an answer).
  */
 export function recordingFetch(inner: typeof fetch = fetch) {
   const calls: FetchCall[] = [];
@@ -262,6 +267,22 @@ export function recordingFetch(inner: typeof fetch = fetch) {
         round.set(call, r);
       }
       return Math.max(0, ...round.values());
+    },
+    waves(filter: (c: FetchCall) => boolean = () => true): number {
+      const events = calls
+        .filter(filter)
+        .flatMap((c) => [
+          { at: c.start, delta: 1 },
+          { at: c.end, delta: -1 },
+        ])
+        .sort((a, b) => a.at - b.at);
+      let inFlight = 0;
+      let waves = 0;
+      for (const event of events) {
+        if (event.delta === 1 && inFlight === 0) waves++;
+        inFlight += event.delta;
+      }
+      return waves;
     },
   };
 }
