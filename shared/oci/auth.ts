@@ -121,16 +121,40 @@ export function createAuthSession(options: AuthSessionOptions): AuthSession {
     }
     if (challenge === null) return undefined;
 
-    const credential = await options.credentials({
-      registry,
-      repository: options.repo.name,
-      refresh,
-    });
+    const credential = await resolveCredential(refresh);
     if (credential.kind === 'registryToken')
       return `Bearer ${credential.token}`;
     if (challenge.scheme === 'basic') return basicHeader(credential, registry);
 
     return `Bearer ${await bearerToken(challenge, credential, refresh)}`;
+  }
+
+  /**
+   * Asks the credential provider. Its failure becomes one AUTH_FAILED that
+   * keeps the provider's message (the resolver lists every source it tried)
+   * and its own verdict on retrying (a throttled secret read passes).
+   */
+  async function resolveCredential(
+    refresh: boolean,
+  ): Promise<RegistryCredential> {
+    try {
+      return await options.credentials({
+        registry,
+        repository: options.repo.name,
+        refresh,
+      });
+    } catch (error) {
+      if (error instanceof OciError) throw error;
+      const retryable =
+        typeof (error as { retryable?: unknown }).retryable === 'boolean'
+          ? (error as { retryable: boolean }).retryable
+          : false;
+      throw new OciError(
+        'AUTH_FAILED',
+        `credentials for ${registry}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error, registry, retryable },
+      );
+    }
   }
 
   async function bearerToken(

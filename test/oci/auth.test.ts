@@ -241,6 +241,39 @@ describe('registry authentication', () => {
     });
   });
 
+  describe('when the credential provider itself fails', () => {
+    const cases = [
+      { title: 'a throttled secret read', retryable: true },
+      { title: 'no usable source', retryable: false },
+    ];
+    for (const { title, retryable } of cases) {
+      it(`keeps its message and its retry verdict (${title})`, async () => {
+        const tokens = await tokenServer();
+        const server = await bearerRegistry(
+          `${tokens.server.origin}/token`,
+          () => 'never',
+        );
+        const failure = Object.assign(
+          new Error(`tried target-secret: ${title}`),
+          { name: 'CredentialsError', retryable },
+        );
+        const client = createRegistryClient({
+          credentials: () => Promise.reject(failure),
+        });
+
+        await assert.rejects(
+          client.push(repoAt(server), await artifact(), { tags: ['rev1'] }),
+          (e: unknown) =>
+            e instanceof OciError &&
+            e.code === 'AUTH_FAILED' &&
+            e.retryable === retryable &&
+            e.message.includes(`tried target-secret: ${title}`) &&
+            e.cause === failure,
+        );
+      });
+    }
+  });
+
   describe('when the token realm is unsafe', () => {
     const realms = [
       [
