@@ -19,3 +19,29 @@ export const silentLog: Log = {
   warn: ignore,
   error: ignore,
 };
+
+/** The part of Powertools' Logger the Lambda entries adapt. */
+interface PowertoolsLogger {
+  debug(message: string, extra: Record<string, unknown>): void;
+  info(message: string, extra: Record<string, unknown>): void;
+  warn(message: string, extra: Record<string, unknown>): void;
+  error(message: string, extra: Record<string, unknown>): void;
+  setCorrelationId(value: string): void;
+}
+
+/**
+ * Adapts Powertools' Logger to {@link Log}: its variadic signature does not
+ * take `fields: undefined` under strict types, so each level passes an
+ * object. Keeps `setCorrelationId` for the webhook.
+ */
+export function powertoolsLog(
+  logger: PowertoolsLogger,
+): Log & { setCorrelationId(value: string): void } {
+  return {
+    debug: (message, fields) => logger.debug(message, fields ?? {}),
+    info: (message, fields) => logger.info(message, fields ?? {}),
+    warn: (message, fields) => logger.warn(message, fields ?? {}),
+    error: (message, fields) => logger.error(message, fields ?? {}),
+    setCorrelationId: (value) => logger.setCorrelationId(value),
+  };
+}

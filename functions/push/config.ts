@@ -41,6 +41,9 @@ const url = (name: string) =>
     }
   });
 
+/** The CloudWatch namespace when the stack sets none (it does: the same). */
+export const DEFAULT_METRICS_NAMESPACE = 'ConfigHubFluxOci';
+
 /** The environment the push function reads; other variables are ignored. */
 export const pushEnvSchema = z
   .object({
@@ -81,6 +84,9 @@ export const pushEnvSchema = z
       (value) => value ?? DEFAULT_REGISTRY_SECRET_PREFIX,
     ),
     ECR_CREATE_REPOSITORIES: flag('ECR_CREATE_REPOSITORIES', true),
+    POWERTOOLS_METRICS_NAMESPACE: text().transform(
+      (value) => value ?? DEFAULT_METRICS_NAMESPACE,
+    ),
     INSECURE_REGISTRIES: text().transform((value) =>
       (value ?? '')
         .split(',')

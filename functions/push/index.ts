@@ -16,7 +16,7 @@ import {
   createLogReporter,
 } from '../../shared/confighub/index.js';
 import { createCredentialResolver } from '../../shared/credentials/index.js';
-import type { Log } from '../../shared/log.js';
+import { powertoolsLog } from '../../shared/log.js';
 import { createRegistryClient } from '../../shared/oci/index.js';
 import { createSecretsManagerSource } from '../../shared/secrets/secrets-manager.js';
 import { readPushEnv } from './config.js';
@@ -24,14 +24,8 @@ import { createPushHandler } from './handler.js';
 
 const env = readPushEnv(process.env);
 const logger = new Logger();
-// Powertools' extra-input tuple wants an element when one is passed: adapt.
-const log: Log = {
-  debug: (message, fields) => logger.debug(message, fields ?? {}),
-  info: (message, fields) => logger.info(message, fields ?? {}),
-  warn: (message, fields) => logger.warn(message, fields ?? {}),
-  error: (message, fields) => logger.error(message, fields ?? {}),
-};
-const metrics = new Metrics({ namespace: 'ConfighubFluxOci' });
+const log = powertoolsLog(logger);
+const metrics = new Metrics({ namespace: env.POWERTOOLS_METRICS_NAMESPACE });
 const secrets = createSecretsManagerSource({
   client: new SecretsManagerClient({}),
 });

@@ -12,23 +12,14 @@ import middy from '@middy/core';
 
 import { createSecretsManagerSource } from '../../shared/secrets/secrets-manager.js';
 import { loadWebhookConfig } from './config.js';
-import { createWebhookHandler, type WebhookLog } from './handler.js';
+import { powertoolsLog } from '../../shared/log.js';
+import { createWebhookHandler } from './handler.js';
 
 const config = loadWebhookConfig(process.env);
 // Service name and level come from POWERTOOLS_SERVICE_NAME and POWERTOOLS_LOG_LEVEL.
 const logger = new Logger();
 
-/**
- * Powertools' variadic signature does not take `fields: undefined` under
- * strict types, so each level passes the fields only when there are some.
- */
-const log: WebhookLog = {
-  debug: (message, fields) => logger.debug(message, fields ?? {}),
-  info: (message, fields) => logger.info(message, fields ?? {}),
-  warn: (message, fields) => logger.warn(message, fields ?? {}),
-  error: (message, fields) => logger.error(message, fields ?? {}),
-  setCorrelationId: (value) => logger.setCorrelationId(value),
-};
+const log = powertoolsLog(logger);
 
 /** The Lambda handler: API Gateway HTTP API (payload format 2.0). */
 export const handler = middy(
