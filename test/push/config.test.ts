@@ -17,6 +17,7 @@ void describe('readPushEnv', () => {
         AUTH_METHOD: 'anonymous',
         REGISTRY_SECRET_PREFIX: 'confighub-flux-oci/registry/',
         ECR_CREATE_REPOSITORIES: true,
+        POWERTOOLS_METRICS_NAMESPACE: 'ConfigHubFluxOci',
         INSECURE_REGISTRIES: [],
       });
     });
