@@ -62,6 +62,7 @@ export const REGISTRY_CODE = {
   tagInvalid: 'TAG_INVALID',
   denied: 'DENIED',
   unauthorized: 'UNAUTHORIZED',
+  blobUploadUnknown: 'BLOB_UPLOAD_UNKNOWN',
 } as const;
 
 /** Query keys that may appear in logged URLs; every other value is dropped. */

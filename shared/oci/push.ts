@@ -170,20 +170,47 @@ async function uploadBlob(
       status: start.kind === 'refused' ? start.response.status : 202,
     });
     if (start.kind === 'session') {
-      await putUpload(ctx, start.location, data);
+      await finishUpload(ctx, start.location, data);
       return { requests: 2, bytes: 2 * blob.size };
     }
     const session = await startUpload(ctx);
     if (session.kind !== 'session') throw unexpectedUploadStart(ctx);
-    await putUpload(ctx, session.location, data);
+    await finishUpload(ctx, session.location, data);
     return { requests: 3, bytes: 2 * blob.size };
   }
 
   const session = await startUpload(ctx);
   if (session.kind !== 'session') throw unexpectedUploadStart(ctx);
-  await putUpload(ctx, session.location, data);
+  await finishUpload(ctx, session.location, data);
 
   return { requests: 2, bytes: blob.size };
+}
+
+/**
+ * PUTs the blob into its session. When the answer to a first PUT is lost
+ * (the connection dropped after the registry stored the blob), the
+ * transport's retry finds the session closed: 404 BLOB_UPLOAD_UNKNOWN. A
+ * HEAD then tells whether the blob arrived; only if not is that an error.
+ */
+async function finishUpload(
+  ctx: RegistryContext,
+  location: URL,
+  data: { digest: string; bytes: Uint8Array },
+): Promise<void> {
+  try {
+    await putUpload(ctx, location, data);
+  } catch (error) {
+    const closed =
+      error instanceof OciError &&
+      error.registryCodes.includes(REGISTRY_CODE.blobUploadUnknown);
+    if (!closed || (await headBlob(ctx, data.digest)) !== 'present') {
+      throw error;
+    }
+    (ctx.log ?? silentLog).debug('blob upload session closed; blob present', {
+      registry: ctx.repo.registry,
+      digest: data.digest,
+    });
+  }
 }
 
 function unexpectedUploadStart(ctx: RegistryContext): OciError {

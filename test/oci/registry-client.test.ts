@@ -284,6 +284,54 @@ describe('createRegistryClient', () => {
       });
     });
 
+    describe('when the answer to a blob PUT is lost and its retry finds the session closed', () => {
+      it('confirms the blob with a HEAD and finishes the push', async () => {
+        const registry = fakeRegistry();
+        const closed = new Set<string>();
+        registry.handler = ((inner) => (req, res) => {
+          const session = /\/blobs\/uploads\/(s\d+)/.exec(req.url)?.[1];
+          if (req.method !== 'PUT' || session === undefined) {
+            return inner(req, res);
+          }
+          if (closed.has(session)) {
+            sendError(
+              res,
+              404,
+              'BLOB_UPLOAD_UNKNOWN',
+              'blob upload unknown to registry',
+            );
+            return;
+          }
+          // The registry stores the blob and closes the session; the
+          // connection drops before the client reads the answer.
+          closed.add(session);
+          const digest = new URL(req.url, 'http://x').searchParams.get(
+            'digest',
+          );
+          registry.blobs.set(digest ?? '', req.body);
+          res.socket?.destroy();
+        })(registry.handler);
+        const server = await serve(registry.handler);
+        const client = createRegistryClient({ retry: fast });
+        const a = await artifact(1);
+
+        const result = await client.push(repoAt(server), a, {
+          tags: ['rev1'],
+        });
+
+        assert.equal(result.digest, a.manifest.digest);
+        assert.equal(registry.tags.get('rev1'), a.manifest.digest);
+        const heads = server.requests.filter(
+          (r) => r.method === 'HEAD' && r.url.includes('/blobs/'),
+        );
+        assert.equal(
+          heads.length,
+          2 + 2,
+          'one HEAD per blob before, one after',
+        );
+      });
+    });
+
     describe('when Retry-After asks for longer than the longest wait', () => {
       it('gives up at once with a retryable error naming the status', async () => {
         const server = await serve((req, res) => {
