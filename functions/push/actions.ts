@@ -16,6 +16,7 @@ import {
   confighubAnnotations,
   type ArtifactStore,
   type ManifestInfo,
+  type PulledArtifact,
   type PushResult,
 } from '../../shared/oci/index.js';
 import {
@@ -255,13 +256,26 @@ async function destroy(ctx: ActionContext): Promise<ActionOutcome> {
   };
 }
 
-async function refresh(ctx: ActionContext): Promise<ActionOutcome> {
+/**
+ * What Refresh and Import read: the artifact `Tag` points at, or `rev<N>`'s
+ * when the target has no `Tag`.
+ */
+async function pullLive(ctx: ActionContext): Promise<{
+  where: string;
+  tag: string;
+  pulled: PulledArtifact | undefined;
+}> {
   const { event, repo, store, signal } = ctx;
   const payload = event.Payload;
-  const where = formatRepository(repo);
   const tag = payload.TargetParams.Tag ?? revisionTag(payload.RevisionNum);
-
   const pulled = await store.pull(repo, tag, { signal });
+
+  return { where: formatRepository(repo), tag, pulled };
+}
+
+async function refresh(ctx: ActionContext): Promise<ActionOutcome> {
+  const payload = ctx.event.Payload;
+  const { where, tag, pulled } = await pullLive(ctx);
   if (pulled === undefined) {
     // Nothing live is a difference from the unit's data: report it as drift
     // so ConfigHub shows the unit as not published.
@@ -294,12 +308,7 @@ async function refresh(ctx: ActionContext): Promise<ActionOutcome> {
 }
 
 async function importArtifact(ctx: ActionContext): Promise<ActionOutcome> {
-  const { event, repo, store, signal } = ctx;
-  const payload = event.Payload;
-  const where = formatRepository(repo);
-  const tag = payload.TargetParams.Tag ?? revisionTag(payload.RevisionNum);
-
-  const pulled = await store.pull(repo, tag, { signal });
+  const { where, tag, pulled } = await pullLive(ctx);
   if (pulled === undefined) {
     return {
       status: 'Failed',
