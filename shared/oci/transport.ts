@@ -71,6 +71,45 @@ export type Transport = (request: HttpRequest) => Promise<HttpResponse>;
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
+/** The part of an undici dispatcher that fetch calls (`dispatch` only). */
+interface Dispatcher {
+  dispatch(
+    options: { method?: string; reset?: boolean },
+    handler: unknown,
+  ): boolean;
+}
+
+/**
+ * Where undici (Node's fetch, and the npm package) keeps the process-wide
+ * dispatcher, so every copy of undici shares one connection pool.
+ */
+const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
+
+/**
+ * undici closes the connection after every HEAD (nodejs/undici#258: some
+ * servers send a body with HEAD answers); a push sends two blob HEADs, so a
+ * warm container opened two new connections, with TLS handshakes, per push
+ * (test/oci/keepalive.test.ts: 6 connections for 10 requests, then 2 more
+ * per push). Registries answer HEAD without a body, so HEADs go to the
+ * shared pool with `reset: false`; other requests are passed unchanged.
+ */
+const keepHeadConnections: Dispatcher = {
+  dispatch(options, handler) {
+    const pool = globalDispatcher() as Dispatcher;
+    return pool.dispatch(
+      options.method === 'HEAD' ? { ...options, reset: false } : options,
+      handler,
+    );
+  },
+};
+
+/** Set by undici when it loads, on the process's first fetch call. */
+function globalDispatcher(): Dispatcher | undefined {
+  return (globalThis as Record<symbol, Dispatcher | undefined>)[
+    GLOBAL_DISPATCHER
+  ];
+}
+
 /** The one rule for retrying (STYLE §6): by status and spec error code. */
 export function isRetryableStatus(
   status: number,
@@ -113,6 +152,10 @@ export function createTransport(options: TransportOptions): Transport {
         body,
         redirect: 'manual',
         signal,
+        // A fetch that knows no dispatcher (a test double) ignores it.
+        ...(globalDispatcher() && {
+          dispatcher: keepHeadConnections as RequestInit['dispatcher'],
+        }),
       });
       const limit = response.ok
         ? (request.maxBodyBytes ?? LIMIT.manifest)
