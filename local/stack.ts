@@ -7,9 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 
 import { createPushHandler } from '../functions/push/handler.js';
 import { createWebhookHandler } from '../functions/webhook/handler.js';
@@ -27,6 +29,7 @@ import {
   createLayoutStore,
   createRegistryClient,
   type ArtifactStore,
+  type RegistryClientOptions,
   type Repository,
 } from '../shared/oci/index.js';
 import { createFileSecretSource } from '../shared/secrets/file.js';
@@ -67,7 +70,21 @@ export interface LocalStackOptions {
   maxReceiveCount?: number;
   /** The push function's timeout as its handler sees it; 60 s. */
   functionTimeoutMs?: number;
+  /** Messages per push handler call; 10, the most SQS FIFO allows. */
+  batchSize?: number;
+  /** Push handler calls at once, each on other units; 1. */
+  concurrency?: number;
+  /** The registry client's retries of 429, 5xx and network errors. */
+  registryRetry?: RegistryClientOptions['retry'];
   log: Log;
+}
+
+/** Bounds for {@link LocalStack.idle}. */
+export interface IdleOptions {
+  /** Reject when the stack is still busy after this long; no limit by default. */
+  timeoutMs?: number;
+  /** Time between two checks; 200 ms. */
+  intervalMs?: number;
 }
 
 /** Where the registry side of the local stack lives. */
@@ -81,12 +98,20 @@ export interface LocalStack {
   target: LocalTarget;
   signingSecret: string;
   stateDir: string;
+  /** `<stateDir>/stack.json`, read by `npm run send` and `npm run dlq`. */
+  stackFile: string;
   /** The store the push handler writes to, for reading artifacts back. */
   storeFor(repo: Repository): ArtifactStore;
   /** Every ActionResult reported so far, in order. */
   readonly results: readonly ActionResult[];
   /** Emits `result` with each ActionResult as it is reported. */
   readonly events: EventEmitter<{ result: [ActionResult] }>;
+  /**
+   * Resolves once the event queue holds nothing visible, in flight or
+   * delayed and no push handler call is running, on two checks in a row.
+   * The DLQ is not looked at: what is parked there waits for a replay.
+   */
+  idle(options?: IdleOptions): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -161,6 +186,9 @@ export async function startLocalStack(
         createRegistryClient({
           credentials: resolver.providerFor(targetParams),
           log: storeLog,
+          ...(options.registryRetry !== undefined && {
+            retry: options.registryRetry,
+          }),
         }),
       );
 
@@ -183,6 +211,10 @@ export async function startLocalStack(
       region: queue.region,
       handler: push,
       functionTimeoutMs: options.functionTimeoutMs ?? 60_000,
+      ...(options.batchSize !== undefined && { batchSize: options.batchSize }),
+      ...(options.concurrency !== undefined && {
+        concurrency: options.concurrency,
+      }),
       log,
     });
     cleanups.push(() => eventSource.stop());
@@ -233,6 +265,7 @@ export async function startLocalStack(
           : target,
       signingSecret,
       stateDir,
+      stackFile,
       storeFor: (repo) =>
         storeFor(
           { Repository: repo.registry, Provider: 'None', AllowDeletion: false },
@@ -240,6 +273,7 @@ export async function startLocalStack(
         ),
       results,
       events,
+      idle: (idleOptions) => waitForIdle(queue, eventSource, idleOptions),
       async stop() {
         if (stopped) return;
         stopped = true;
@@ -250,6 +284,52 @@ export async function startLocalStack(
     await cleanUp();
     throw error;
   }
+}
+
+/** Polls the event queue's depth and the event source; see `idle`. */
+async function waitForIdle(
+  queue: EmbeddedQueue,
+  eventSource: EventSource,
+  options: IdleOptions = {},
+): Promise<void> {
+  const intervalMs = options.intervalMs ?? 200;
+  const deadline =
+    options.timeoutMs === undefined
+      ? Number.POSITIVE_INFINITY
+      : Date.now() + options.timeoutMs;
+  let quietChecks = 0;
+  let depth = 0;
+  for (;;) {
+    depth = await queueDepth(queue);
+    const quiet = depth === 0 && !eventSource.busy;
+    quietChecks = quiet ? quietChecks + 1 : 0;
+    if (quietChecks >= 2) return;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `the local stack is still busy after ${options.timeoutMs} ms: ${depth} message(s) in the event queue${eventSource.busy ? ', a push handler call running' : ''}`,
+      );
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** Visible, in-flight and delayed messages of the event queue. */
+async function queueDepth(queue: EmbeddedQueue): Promise<number> {
+  const { Attributes: found = {} } = await queue.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queue.queueUrl,
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
+    }),
+  );
+  return (
+    Number(found.ApproximateNumberOfMessages ?? 0) +
+    Number(found.ApproximateNumberOfMessagesNotVisible ?? 0) +
+    Number(found.ApproximateNumberOfMessagesDelayed ?? 0)
+  );
 }
 
 type StartedTarget =
