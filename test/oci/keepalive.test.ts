@@ -137,7 +137,7 @@ async function measure(
   };
 }
 
-describe('createRegistryClient connections', () => {
+describe('createRegistryClient: connections stay alive across warm invocations', () => {
   let server: CountingServer;
 
   beforeEach(async () => {
