@@ -28,6 +28,7 @@ import type {
   SQSRecord,
   SQSRecordAttributes,
 } from 'aws-lambda';
+import { localLambdaContext } from '../shared/lambda-context.js';
 import type { Log } from '../shared/log.js';
 
 export type SqsBatchHandler = (
@@ -137,7 +138,7 @@ export function startEventSource(options: EventSourceOptions): EventSource {
     const event: SQSEvent = {
       Records: messages.map((m) => toRecord(m, options)),
     };
-    const context = lambdaContext(functionName, timeoutMs);
+    const context = localLambdaContext({ functionName, timeoutMs });
     let failed: Set<string>;
     try {
       const response = await options.handler(event, context);
@@ -240,24 +241,6 @@ function toRecord(message: Message, options: EventSourceOptions): SQSRecord {
     eventSource: 'aws:sqs',
     eventSourceARN: options.queueArn,
     awsRegion: options.region,
-  };
-}
-
-function lambdaContext(functionName: string, timeoutMs: number): Context {
-  const deadline = Date.now() + timeoutMs;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
   };
 }
 

@@ -17,6 +17,7 @@ import type {
   Context,
 } from 'aws-lambda';
 
+import { localLambdaContext } from '../../shared/lambda-context.js';
 import { silentLog, type Log } from '../../shared/log.js';
 
 /** API Gateway HTTP APIs refuse payloads over 10 MB before Lambda runs. */
@@ -154,7 +155,12 @@ export function createHttpListener(
     const event = toApiGatewayEvent(request, body);
     const result = await handler(
       event,
-      localContext(functionName, event.requestContext.requestId),
+      localLambdaContext({
+        functionName,
+        timeoutMs: 30_000,
+        memoryLimitInMB: 256,
+        requestId: event.requestContext.requestId,
+      }),
     );
     writeApiGatewayResult(response, result);
   }
@@ -181,23 +187,4 @@ function readBody(
     );
     request.once('error', reject);
   });
-}
-
-/** A Lambda context for code (such as Powertools) that reads one. */
-function localContext(functionName: string, requestId: string): Context {
-  const deadline = Date.now() + 30_000;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: '256',
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }
