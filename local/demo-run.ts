@@ -16,6 +16,7 @@ import { parseWireEvent, type WireOperation } from '../shared/event/schema.js';
 import {
   layoutDirectory,
   unitRepository,
+  type ManifestInfo,
   type Repository,
 } from '../shared/oci/index.js';
 import { SIGNATURE_HEADER, signBody } from '../shared/signing/signature.js';
@@ -260,8 +261,10 @@ async function waitForResults(
   return finals;
 }
 
-function outputs(result: ActionResult): { Digest: string; URL: string }[] {
-  if (result.Outputs === undefined) return [];
+function outputs(
+  result: ActionResult | undefined,
+): { Digest: string; URL: string }[] {
+  if (result?.Outputs === undefined) return [];
   return JSON.parse(Buffer.from(result.Outputs, 'base64').toString('utf8')) as {
     Digest: string;
     URL: string;
@@ -276,7 +279,7 @@ async function verifyArtifacts(
 ): Promise<void> {
   const newest = new Map<
     string,
-    { repo: Repository; tag?: string; revision: number; data: Buffer }
+    { repo: Repository; tag?: string; revision: number }
   >();
   // The last Apply of each revision decides what its tag holds: a later
   // operation on the same revision is a new event with its own digest.
@@ -292,29 +295,11 @@ async function verifyArtifacts(
   for (const operation of lastApply.values()) {
     const { Payload: p } = operation;
     const repo = unitRepository(p.TargetParams.Repository, p.UnitSlug);
-    const data = Buffer.from(p.Data, 'base64');
-    const store = local.storeFor(repo);
     const ref = `${repo.registry}/${repo.name}:rev${p.RevisionNum}`;
-    const pulled = await store.pull(repo, `rev${p.RevisionNum}`);
-    check(
-      pulled !== undefined && Buffer.from(pulled.content).equals(data),
-      `${ref} holds the unit's manifest.yaml byte for byte`,
-      `(${data.length} bytes)`,
-    );
-    const reported = outputs(finals.get(p.QueuedOperationID)!).find((o) =>
-      o.URL.endsWith(`:rev${p.RevisionNum}`),
-    );
-    check(
-      pulled !== undefined && reported?.Digest.endsWith(pulled.digest) === true,
-      `${ref} digest matches the reported output`,
-    );
-    const independent = await skopeoDigest(local, repo, `rev${p.RevisionNum}`);
-    if (independent !== undefined) {
-      check(
-        independent === pulled?.digest,
-        `skopeo reads ${ref} with the same digest`,
-        independent.slice(0, 19),
-      );
+    try {
+      await verifyRevision(local, repo, operation, finals, check);
+    } catch (error) {
+      check(false, `${ref} could not be read back`, errorText(error));
     }
     const key = `${repo.registry}/${repo.name}`;
     const known = newest.get(key);
@@ -322,19 +307,64 @@ async function verifyArtifacts(
       newest.set(key, {
         repo,
         revision: p.RevisionNum,
-        data,
         ...(p.TargetParams.Tag !== undefined && { tag: p.TargetParams.Tag }),
       });
     }
   }
   for (const [key, unit] of newest) {
     if (unit.tag === undefined) continue;
-    const info = await local.storeFor(unit.repo).inspect(unit.repo, unit.tag);
+    let info: ManifestInfo | undefined;
+    try {
+      info = await local.storeFor(unit.repo).inspect(unit.repo, unit.tag);
+    } catch (error) {
+      check(false, `${key}:${unit.tag} could not be read`, errorText(error));
+      continue;
+    }
     check(
       info?.annotations['com.confighub.revision'] === String(unit.revision),
       `${key}:${unit.tag} points at the newest revision, rev${unit.revision}`,
     );
   }
+}
+
+/** Reads one revision back and checks it against its event and result. */
+async function verifyRevision(
+  local: LocalStack,
+  repo: Repository,
+  operation: WireOperation,
+  finals: Map<string, ActionResult>,
+  check: Check,
+): Promise<void> {
+  const { Payload: p } = operation;
+  const data = Buffer.from(p.Data, 'base64');
+  const ref = `${repo.registry}/${repo.name}:rev${p.RevisionNum}`;
+  const pulled = await local.storeFor(repo).pull(repo, `rev${p.RevisionNum}`);
+  check(
+    pulled !== undefined && Buffer.from(pulled.content).equals(data),
+    `${ref} holds the unit's manifest.yaml byte for byte`,
+    `(${data.length} bytes)`,
+  );
+  const reported = outputs(finals.get(p.QueuedOperationID)).find((o) =>
+    o.URL.endsWith(`:rev${p.RevisionNum}`),
+  );
+  check(
+    pulled !== undefined && reported?.Digest.endsWith(pulled.digest) === true,
+    `${ref} digest matches the reported output`,
+  );
+  const independent = await skopeoDigest(local, repo, `rev${p.RevisionNum}`);
+  if (independent !== undefined) {
+    check(
+      independent === pulled?.digest,
+      `skopeo reads ${ref} with the same digest`,
+      independent.slice(0, 19),
+    );
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error
+    ? `${error.name}: ${error.message}`
+    : String(error);
 }
 
 /**

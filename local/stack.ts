@@ -348,6 +348,7 @@ async function startTarget(
   log: Log,
 ): Promise<StartedTarget> {
   if (options.registry !== undefined) {
+    await warnIfSilent(options.registry, log);
     return { kind: 'registry', host: options.registry, managed: false };
   }
   if (options.layoutDir === undefined && registryAvailable()) {
@@ -363,6 +364,27 @@ async function startTarget(
   const dir = resolve(options.layoutDir ?? join(stateDir, 'layout'));
   await mkdir(dir, { recursive: true });
   return { kind: 'layout', dir };
+}
+
+/**
+ * Asks a given registry's `/v2/` once, so a typo in `--registry` shows at
+ * start rather than as failed pushes. Only warns: a registry that is down
+ * now may be up by the time events arrive (and tests start it that way).
+ */
+async function warnIfSilent(host: string, log: Log): Promise<void> {
+  const loopback = /^(127\.|localhost[:]|localhost$|\[::1\])/.test(host);
+  const url = `${loopback ? 'http' : 'https'}://${host}/v2/`;
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(3000) });
+  } catch (error) {
+    const cause = (error as { cause?: unknown }).cause;
+    log.warn(
+      `registry ${host} does not answer at ${url}; pushes will fail until it does`,
+      {
+        error: String(cause ?? error),
+      },
+    );
+  }
 }
 
 /**

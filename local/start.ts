@@ -48,12 +48,13 @@ function integer(
   flag: string,
   text: string | undefined,
   min: number,
+  max = Number.MAX_SAFE_INTEGER,
 ): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min) {
+  if (!Number.isInteger(value) || value < min || value > max) {
     console.error(
-      `--${flag} ${JSON.stringify(text)}: expected a whole number ≥ ${min}`,
+      `--${flag} ${JSON.stringify(text)}: expected a whole number from ${min} to ${max}`,
     );
     process.exit(2);
   }
@@ -82,7 +83,7 @@ if (
   process.exit(2);
 }
 
-const port = integer('port', values.port, 0);
+const port = integer('port', values.port, 0, 65535);
 const visibility = integer(
   'visibility-timeout',
   values['visibility-timeout'],
@@ -101,6 +102,14 @@ const stack = await startLocalStack({
   ...(visibility !== undefined && { visibilityTimeoutSeconds: visibility }),
   ...(maxReceive !== undefined && { maxReceiveCount: maxReceive }),
   ...(values['state-dir'] !== undefined && { stateDir: values['state-dir'] }),
+}).catch((error: unknown) => {
+  const code = (error as NodeJS.ErrnoException).code;
+  console.error(
+    code === 'EADDRINUSE'
+      ? `--port ${port}: the port is in use; pick another or leave --port out for a free one`
+      : `the local stack could not start: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  process.exit(1);
 });
 
 const target =
