@@ -5,13 +5,16 @@
  * it reads the signing secret from Secrets Manager.
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 import { createSecretsManagerSource } from '../shared/secrets/secrets-manager.js';
 import { SIGNATURE_HEADER, signBody } from '../shared/signing/signature.js';
 import {
+  LOCAL_STACK_FILE,
   readLocalStack,
+  StackConfigError,
   readStackOutputs,
   stackOutput,
   STACK_OUTPUT_KEYS,
@@ -26,6 +29,8 @@ const USAGE = `usage: npm run send -- FILE [options]
   --stack NAME         a deployed stack: webhook URL and signing secret from
                        its CloudFormation outputs
   --region REGION      AWS region for --stack and --secret-id (AWS_REGION)
+  --state-dir DIR      the local stack's state directory, if started with
+                       one (default .local)
   -h, --help           this text`;
 
 async function main(): Promise<number> {
@@ -35,6 +40,7 @@ async function main(): Promise<number> {
       'secret-id': { type: 'string' },
       stack: { type: 'string' },
       region: { type: 'string' },
+      'state-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -52,14 +58,22 @@ async function main(): Promise<number> {
 
   const body = await readFile(file);
   const { url, secret } = await target(values);
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      [SIGNATURE_HEADER]: signBody(secret, body),
-    },
-    body,
-  });
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        [SIGNATURE_HEADER]: signBody(secret, body),
+      },
+      body,
+    });
+  } catch (error) {
+    const cause = (error as { cause?: unknown }).cause;
+    throw new Error(
+      `${url} did not answer (${String(cause ?? error)}); if it is the local stack, is npm start still running?`,
+    );
+  }
   const text = await response.text();
   console.log(`${response.status} ${response.statusText}`);
   console.log(text);
@@ -71,6 +85,7 @@ async function target(values: {
   'secret-id'?: string | undefined;
   stack?: string | undefined;
   region?: string | undefined;
+  'state-dir'?: string | undefined;
 }): Promise<{ url: string; secret: string }> {
   const region =
     values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
@@ -91,7 +106,21 @@ async function target(values: {
     );
   }
   if (url === undefined && secretId === undefined) {
-    const local = await readLocalStack();
+    const file =
+      values['state-dir'] === undefined
+        ? LOCAL_STACK_FILE
+        : join(values['state-dir'], 'stack.json');
+    const local = await readLocalStack(file).catch((error: unknown) => {
+      if (
+        error instanceof StackConfigError &&
+        error.code === 'local-stack-missing'
+      ) {
+        throw new Error(
+          `no local stack running (${file} not found): start it with npm start, or send to a deployed webhook with --stack NAME, or --url URL --secret-id ID`,
+        );
+      }
+      throw error;
+    });
     return { url: local.webhookUrl, secret: local.signingSecret };
   }
   if (url === undefined || secretId === undefined) {
