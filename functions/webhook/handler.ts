@@ -181,8 +181,9 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
     log.info('webhook: event queued', {
       messageId,
       action: operation.Action,
-      unit: payload.UnitID,
-      unitSlug: payload.UnitSlug,
+      // The same keys as the push function's lines: unit is the slug.
+      unit: payload.UnitSlug,
+      unitId: payload.UnitID,
       revision: payload.RevisionNum,
     });
     return json(202, {
