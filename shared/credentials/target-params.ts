@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 
+import { goObject } from '../event/keys.js';
 import { PROVIDERS, type Provider, type TargetParams } from '../event/types.js';
 import { InvalidReferenceError } from '../oci/errors.js';
 import { parseRepositoryPrefix, validateTag } from '../oci/reference.js';
@@ -141,24 +142,25 @@ const secretId = optionalText((value, ctx) => {
  * `"false"`, a boolean, or absent for false), empty strings as absent,
  * `Provider` matched case-insensitively (absent means `None`).
  * `KubernetesSecretName` and `KubernetesSecretNamespace` go together.
- * Unknown keys are dropped.
+ * Keys are matched as Go's decoder matches them, ignoring case (`tag` is
+ * `Tag`); two keys naming one parameter are refused; unknown keys are
+ * dropped.
  */
-export const targetParamsSchema = z
-  .object(
-    {
-      Repository: repository,
-      Tag: tag,
-      Provider: provider,
-      AllowDeletion: allowDeletion,
-      KubernetesSecretName: secretName,
-      KubernetesSecretNamespace: secretNamespace,
-      SecretId: secretId,
-    },
-    {
-      error: (issue) =>
-        `target parameters must be a JSON object, got ${describe(issue.input)}`,
-    },
-  )
+export const targetParamsSchema = goObject(
+  {
+    Repository: repository,
+    Tag: tag,
+    Provider: provider,
+    AllowDeletion: allowDeletion,
+    KubernetesSecretName: secretName,
+    KubernetesSecretNamespace: secretNamespace,
+    SecretId: secretId,
+  },
+  {
+    error: (issue) =>
+      `target parameters must be a JSON object, got ${describe(issue.input)}`,
+  },
+)
   .superRefine((params, ctx) => {
     const hasName = params.KubernetesSecretName !== undefined;
     const hasNamespace = params.KubernetesSecretNamespace !== undefined;

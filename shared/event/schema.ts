@@ -9,6 +9,9 @@
  *   `{"Event":"WorkerEvent",…}` (e.g. a Heartbeat) is recognised and is not
  *   an operation;
  * - duplicate JSON keys are refused anywhere in the body (see `json.ts`);
+ * - keys are matched to fields as Go's decoder matches them, ignoring case;
+ *   two keys naming one field (`UnitSlug`, `unitslug`) are refused, and the
+ *   event is queued under the canonical names (see `keys.ts`);
  * - unknown keys are dropped, as Go's decoder does, so a field ConfigHub
  *   adds later does not break delivery;
  * - ids are compared and queued in lowercase, so one operation always has
@@ -23,6 +26,14 @@ import { validateSlug } from '../oci/reference.js';
 import { decodeStrictBase64, decodeUtf8 } from './base64.js';
 import { EventValidationError, type EventIssue } from './errors.js';
 import { formatPath, parseStrictJson } from './json.js';
+import {
+  canonicalKeys,
+  collisionMessage,
+  goObject,
+  isPlainObject,
+  knownFields,
+  type KnownFields,
+} from './keys.js';
 import { ACTIONS, type OperationPayload, type QueuedEvent } from './types.js';
 
 /** The only toolchain and provider type this bridge publishes. */
@@ -46,6 +57,18 @@ const MAX_SLUG_LENGTH = 255;
 /** A worker event's action: a short identifier such as `Heartbeat`. */
 const WORKER_ACTION = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
 
+/** The fields read from a webhook body: either form of it. */
+const WIRE_ROOT = knownFields(['Event', 'Data', 'Action', 'Payload']);
+/** The fields read from the envelope's `Data`. */
+const ENVELOPE_DATA = knownFields(['Action', 'Payload']);
+/** The fields read from a queue message body. */
+const QUEUED_ROOT = knownFields([
+  'schemaVersion',
+  'acceptedAt',
+  'Action',
+  'Payload',
+]);
+
 /**
  * Parses a webhook body. Returns the normalised operation, a recognised
  * worker event, or every issue found.
@@ -54,30 +77,32 @@ export function parseWireEvent(body: string): ParsedWireEvent {
   const json = parseStrictJson(body);
   if (!json.ok) return { kind: 'invalid', issues: [json.problem] };
 
-  const root = json.value;
-  if (!isPlainObject(root)) {
-    return invalid('', `must be a JSON object, got ${describe(root)}`);
+  if (!isPlainObject(json.value)) {
+    return invalid('', `must be a JSON object, got ${describe(json.value)}`);
   }
-  if (!('Event' in root)) return operationOrIssues(root, []);
+  const root = goKeys(json.value, WIRE_ROOT, []);
+  if (!root.ok) return { kind: 'invalid', issues: root.issues };
+  if (!('Event' in root.value)) return operationOrIssues(root.value, []);
 
-  const data = root.Data;
-  switch (root.Event) {
-    case OPERATION_EVENT:
-      if (!isPlainObject(data)) {
-        return invalid(
-          'Data',
-          `must be an object with Action and Payload, got ${describe(data)}`,
-        );
-      }
-      return operationOrIssues(data, ['Data']);
-    case WORKER_EVENT:
-      return workerEvent(data);
-    default:
-      return invalid(
-        'Event',
-        `must be "${OPERATION_EVENT}" (an operation) or "${WORKER_EVENT}", got ${describe(root.Event)}`,
-      );
+  const { Event: name, Data: rawData } = root.value;
+  if (name !== OPERATION_EVENT && name !== WORKER_EVENT) {
+    return invalid(
+      'Event',
+      `must be "${OPERATION_EVENT}" (an operation) or "${WORKER_EVENT}", got ${describe(name)}`,
+    );
   }
+  const data = isPlainObject(rawData)
+    ? goKeys(rawData, ENVELOPE_DATA, ['Data'])
+    : { ok: true as const, value: rawData };
+  if (!data.ok) return { kind: 'invalid', issues: data.issues };
+  if (name === WORKER_EVENT) return workerEvent(data.value);
+  if (!isPlainObject(data.value)) {
+    return invalid(
+      'Data',
+      `must be an object with Action and Payload, got ${describe(data.value)}`,
+    );
+  }
+  return operationOrIssues(data.value, ['Data']);
 }
 
 /**
@@ -89,12 +114,19 @@ export function parseQueuedEvent(body: string): QueuedEvent {
   const json = parseStrictJson(body);
   if (!json.ok) throw new EventValidationError('queued event', [json.problem]);
 
-  const root = json.value;
-  if (!isPlainObject(root)) {
+  if (!isPlainObject(json.value)) {
     throw new EventValidationError('queued event', [
-      { path: '', message: `must be a JSON object, got ${describe(root)}` },
+      {
+        path: '',
+        message: `must be a JSON object, got ${describe(json.value)}`,
+      },
     ]);
   }
+  const canonical = goKeys(json.value, QUEUED_ROOT, []);
+  if (!canonical.ok) {
+    throw new EventValidationError('queued event', canonical.issues);
+  }
+  const root = canonical.value;
   const issues: EventIssue[] = [];
   if (root.schemaVersion !== 1) {
     issues.push({
@@ -173,6 +205,25 @@ function validateOperation(
   ];
   if (!action.success || !payload.success) return { issues };
   return { event: { Action: action.data, Payload: payload.data }, issues };
+}
+
+/** {@link canonicalKeys} with its collisions as issues at `prefix`. */
+function goKeys(
+  object: Record<string, unknown>,
+  fields: KnownFields,
+  prefix: PropertyKey[],
+):
+  | { ok: true; value: Record<string, unknown> }
+  | { ok: false; issues: EventIssue[] } {
+  const result = canonicalKeys(object, fields);
+  if (result.ok) return result;
+  return {
+    ok: false,
+    issues: result.collisions.map((collision) => ({
+      path: formatPath([...prefix, collision.field]),
+      message: collisionMessage(collision),
+    })),
+  };
 }
 
 function toIssues(error: z.ZodError, prefix: PropertyKey[]): EventIssue[] {
@@ -369,55 +420,49 @@ const targetParams = z
   .pipe(targetParamsSchema);
 
 function payloadSchema(requireData: boolean) {
-  return z
-    .object(
-      {
-        QueuedOperationID: uuid('operation id'),
-        UnitID: uuid('unit id'),
-        SpaceID: uuid('space id'),
-        UnitSlug: unitSlug,
-        ToolchainType: literalText(
-          TOOLCHAIN_TYPE,
-          'the bridge publishes Kubernetes YAML only',
-        ),
-        ProviderType: literalText(
-          PROVIDER_TYPE,
-          'this worker serves FluxOCIWriter targets',
-        ),
-        RevisionNum: revisionNum,
-        Data: unitData(requireData),
-        LiveState: liveState,
-        TargetParams: targetParams,
-        ExtraParams: z.unknown().optional(),
-      },
-      {
-        error: (issue) =>
-          issue.input === undefined
-            ? 'is required: the operation (QueuedOperationID, UnitID, UnitSlug, RevisionNum, Data, TargetParams, …)'
-            : `must be an object, got ${describe(issue.input)}`,
-      },
-    )
-    .transform((payload): OperationPayload => ({
-      QueuedOperationID: payload.QueuedOperationID,
-      UnitID: payload.UnitID,
-      SpaceID: payload.SpaceID,
-      UnitSlug: payload.UnitSlug,
-      ToolchainType: payload.ToolchainType,
-      ProviderType: payload.ProviderType,
-      RevisionNum: payload.RevisionNum,
-      Data: payload.Data,
-      LiveState: payload.LiveState,
-      TargetParams: payload.TargetParams,
-      ExtraParams: payload.ExtraParams ?? null,
-    }));
+  return goObject(
+    {
+      QueuedOperationID: uuid('operation id'),
+      UnitID: uuid('unit id'),
+      SpaceID: uuid('space id'),
+      UnitSlug: unitSlug,
+      ToolchainType: literalText(
+        TOOLCHAIN_TYPE,
+        'the bridge publishes Kubernetes YAML only',
+      ),
+      ProviderType: literalText(
+        PROVIDER_TYPE,
+        'this worker serves FluxOCIWriter targets',
+      ),
+      RevisionNum: revisionNum,
+      Data: unitData(requireData),
+      LiveState: liveState,
+      TargetParams: targetParams,
+      ExtraParams: z.unknown().optional(),
+    },
+    {
+      error: (issue) =>
+        issue.input === undefined
+          ? 'is required: the operation (QueuedOperationID, UnitID, UnitSlug, RevisionNum, Data, TargetParams, …)'
+          : `must be an object, got ${describe(issue.input)}`,
+    },
+  ).transform((payload): OperationPayload => ({
+    QueuedOperationID: payload.QueuedOperationID,
+    UnitID: payload.UnitID,
+    SpaceID: payload.SpaceID,
+    UnitSlug: payload.UnitSlug,
+    ToolchainType: payload.ToolchainType,
+    ProviderType: payload.ProviderType,
+    RevisionNum: payload.RevisionNum,
+    Data: payload.Data,
+    LiveState: payload.LiveState,
+    TargetParams: payload.TargetParams,
+    ExtraParams: payload.ExtraParams ?? null,
+  }));
 }
 
 const applyPayload = payloadSchema(true);
 const otherPayload = payloadSchema(false);
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Longest piece of a received string echoed back in a message. */
 const MAX_ECHO = 80;

@@ -84,6 +84,23 @@ void describe('targetParamsSchema', () => {
         },
       },
       {
+        name: 'reads keys that differ from the parameters only in case, as Go does',
+        raw: {
+          repository: 'ghcr.io/acme',
+          TAG: 'latest',
+          provider: 'aws',
+          allowDeletion: 'true',
+          secretid: 'registry/ghcr',
+        },
+        expected: {
+          Repository: 'ghcr.io/acme',
+          Tag: 'latest',
+          Provider: 'AWS',
+          AllowDeletion: true,
+          SecretId: 'registry/ghcr',
+        },
+      },
+      {
         name: 'accepts a secret name',
         raw: { Repository: 'ghcr.io/acme', SecretId: 'registry/ghcr' },
         expected: {
@@ -184,6 +201,23 @@ void describe('targetParamsSchema', () => {
         raw: { Repository: 'ghcr.io/acme', SecretId: 'my secret' },
         path: 'SecretId',
         message: /not a Secrets Manager secret name/,
+      },
+      {
+        name: 'refuses two keys naming one parameter, naming both',
+        raw: { Repository: 'ghcr.io/acme', repository: 'evil.io/b' },
+        path: 'Repository',
+        message: /"Repository" and "repository".*ignoring case/,
+      },
+      {
+        name: 'refuses a Kelvin-sign spelling beside the plain one',
+        raw: {
+          Repository: 'ghcr.io/acme',
+          KubernetesSecretName: 'a',
+          '\u212aubernetesSecretName': 'b',
+          KubernetesSecretNamespace: 'ns',
+        },
+        path: 'KubernetesSecretName',
+        message: /"KubernetesSecretName" and "\u212aubernetesSecretName"/,
       },
       {
         name: 'refuses a non-object',

@@ -165,6 +165,65 @@ describe('createWebhookHandler', () => {
     });
   });
 
+  describe('when keys differ from the fields only in case', () => {
+    /** The rev1 fixture's text with each named key respelled. */
+    function respelled(renames: [string, string][]): string {
+      let text = fixture(REV1);
+      for (const [from, to] of renames) {
+        assert.ok(text.includes(`"${from}":`), from);
+        text = text.replace(`"${from}":`, `"${to}":`);
+      }
+      return text;
+    }
+
+    it('queues the event under the canonical names, as Go reads it', async () => {
+      const handle = webhook(queue.sqs, queue.queueUrl);
+      const body = respelled([
+        ['Action', 'action'],
+        ['UnitSlug', 'unitslug'],
+        ['RevisionNum', 'REVISIONNUM'],
+      ]);
+
+      const result = await handle(request(body));
+
+      assert.equal(result.statusCode, 202, result.body);
+      const [message] = await queue.receiveAll();
+      const raw = JSON.parse(message?.Body ?? '') as {
+        Action: unknown;
+        Payload: Record<string, unknown>;
+      };
+      assert.equal(raw.Action, 'Apply');
+      assert.equal(raw.Payload.UnitSlug, 'frontend');
+      assert.equal(raw.Payload.RevisionNum, 1);
+      assert.ok(!('unitslug' in raw.Payload) && !('action' in raw));
+      assert.equal(
+        message?.MessageAttributes?.UnitSlug?.StringValue,
+        'frontend',
+      );
+    });
+
+    it('refuses a second key for the same field with 400 naming both, queueing nothing', async () => {
+      const handle = webhook(queue.sqs, queue.queueUrl);
+      const body = fixture(REV1).replace(
+        '"UnitSlug":',
+        '"unitslug": "evilcase", "UnitSlug":',
+      );
+
+      const result = await handle(request(body));
+
+      assert.equal(result.statusCode, 400);
+      const { errors } = parseBody(result.body) as {
+        errors: { path: string; message: string }[];
+      };
+      assert.deepEqual(
+        errors.map((error) => error.path),
+        ['Payload.UnitSlug'],
+      );
+      assert.match(errors[0]?.message ?? '', /"unitslug" and "UnitSlug"/);
+      assert.equal((await queue.receiveAll()).length, 0);
+    });
+  });
+
   describe('when the body is not UTF-8', () => {
     it('answers 400 and queues nothing', async () => {
       const handle = webhook(queue.sqs, queue.queueUrl);

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { startTestQueue, type TestQueue } from '../support/queue.js';
 import { fixture, request, webhook } from './support.js';
 
-/** Runs per property: about 400 bodies in all, a few seconds. */
+/** Runs per property: about 700 bodies in all, a few seconds. */
 const RUNS = 60;
 
 /** A valid event to corrupt one field at a time. */
@@ -124,6 +124,82 @@ const duplicateKey = fc
     return text.replace('"Payload":{', `"Payload":{${second}`);
   });
 
+/**
+ * A spelling of `field` that Go's decoder folds to it but that is not
+ * `field`: letters in either case, and for k and s also the Kelvin sign and
+ * the long s, which Go folds to them.
+ */
+function caseVariant(field: string): fc.Arbitrary<string> {
+  const spellings = [...field].map((c) => {
+    const lower = c.toLowerCase();
+    if (lower === 'k') return fc.constantFrom('k', 'K', '\u212a');
+    if (lower === 's') return fc.constantFrom('s', 'S', '\u017f');
+    return fc.constantFrom(lower, c.toUpperCase());
+  });
+  return fc
+    .tuple(...spellings)
+    .map((chars) => chars.join(''))
+    .filter((variant) => variant !== field);
+}
+
+/**
+ * `object` with a second key for `field`, spelled differently, before or
+ * after the original, holding the same value or any other.
+ */
+function withCaseDuplicate(
+  object: Record<string, unknown>,
+): fc.Arbitrary<Record<string, unknown>> {
+  return fc
+    .constantFrom(...Object.keys(object))
+    .chain((field) =>
+      fc.tuple(
+        caseVariant(field),
+        fc.oneof(fc.constant(object[field]), fc.anything()),
+        fc.boolean(),
+      ),
+    )
+    .map(([variant, value, first]) => {
+      // JSON.stringify would drop an undefined value, and with it the key.
+      const extra = { [variant]: value ?? null };
+      return first ? { ...extra, ...object } : { ...object, ...extra };
+    });
+}
+
+/** The template's TargetParams, decoded from base64. */
+const TARGET_PARAMS = JSON.parse(
+  Buffer.from(String(TEMPLATE.Payload.TargetParams), 'base64').toString(),
+) as Record<string, unknown>;
+
+/**
+ * The template with two keys that Go reads as one field, in the envelope,
+ * at the top, in Payload or in TargetParams (as an object or base64).
+ */
+const caseDuplicate = fc
+  .oneof(
+    withCaseDuplicate(TEMPLATE),
+    withCaseDuplicate({ Event: 'BridgeWorkerEvent', Data: TEMPLATE }),
+    withCaseDuplicate(TEMPLATE).map((data) => ({
+      Event: 'BridgeWorkerEvent',
+      Data: data,
+    })),
+    withCaseDuplicate(TEMPLATE.Payload).map((payload) => ({
+      ...TEMPLATE,
+      Payload: payload,
+    })),
+    fc
+      .tuple(withCaseDuplicate(TARGET_PARAMS), fc.boolean())
+      .map(([params, encoded]) => ({
+        ...TEMPLATE,
+        Payload: {
+          ...TEMPLATE.Payload,
+          TargetParams: encoded
+            ? Buffer.from(JSON.stringify(params)).toString('base64')
+            : params,
+        },
+      })),
+  )
+  .map((body) => JSON.stringify(body));
+
 const hostileBodies: fc.Arbitrary<string | Buffer>[] = [
   fc.anything().map((value) => JSON.stringify(value) ?? 'undefined'),
   fc.string({ unit: 'binary' }),
@@ -143,6 +219,7 @@ const hostileBodies: fc.Arbitrary<string | Buffer>[] = [
     ),
   ),
   duplicateKey,
+  caseDuplicate,
 ];
 
 describe('createWebhookHandler', () => {
