@@ -3,13 +3,20 @@
  * and validated by one schema, so a bad deployment fails on its first
  * invocation with a message naming the variable instead of misbehaving.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 
 import { DEFAULT_TOLERANCE_SECONDS } from '../../shared/signing/signature.js';
 import {
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
 } from './handler.js';
+
+// zod/mini loads no locale, so a variable that is not a string would read
+// just "Invalid input". The English locale keeps classic zod's "Invalid
+// input: expected string, received number"; it adds 2.7 KiB to the minified
+// bundle.
+z.config(en());
 
 /** SQS's hard ceiling for one message since August 2025 (1 MiB). */
 const SQS_MAX_MESSAGE_BYTES = 1_048_576;
@@ -26,20 +33,21 @@ export interface WebhookConfig {
 
 /** A whole number from an environment variable, with a default and bounds. */
 function wholeNumber(fallback: number, min: number, max: number) {
-  return z
-    .string()
-    .optional()
-    .transform((value, ctx): number => {
+  return z.pipe(
+    z.optional(z.string()),
+    z.transform((value: string | undefined, ctx): number => {
       if (value === undefined || value.trim() === '') return fallback;
       const number = Number(value.trim());
       if (!Number.isSafeInteger(number) || number < min || number > max) {
-        ctx.addIssue({
+        ctx.issues.push({
           code: 'custom',
           message: `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}; unset it for the default ${fallback}`,
+          input: value,
         });
       }
       return number;
-    });
+    }),
+  );
 }
 
 const envSchema = z.strictObject({
@@ -49,8 +57,10 @@ const envSchema = z.strictObject({
   }),
   SIGNING_SECRET_ID: z
     .string({ error: 'must name the signing secret (ARN or name)' })
-    .trim()
-    .min(1, { error: 'must name the signing secret (ARN or name)' }),
+    .check(
+      z.trim(),
+      z.minLength(1, { error: 'must name the signing secret (ARN or name)' }),
+    ),
   SIGNATURE_TOLERANCE_SECONDS: wholeNumber(DEFAULT_TOLERANCE_SECONDS, 1, 3600),
   MAX_BODY_BYTES: wholeNumber(
     DEFAULT_MAX_BODY_BYTES,

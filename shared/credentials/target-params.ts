@@ -3,7 +3,7 @@
  * (which refuses a bad target with a 4xx) and the push function (which reads
  * the normalised form off the queue).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 import { goObject } from '../event/keys.js';
 import { PROVIDERS, type Provider, type TargetParams } from '../event/types.js';
@@ -28,112 +28,111 @@ export interface TargetParamsIssue {
   message: string;
 }
 
-type Check = (value: string, ctx: z.RefinementCtx) => void;
+/** Why a set text parameter is refused, or `undefined` if it is allowed. */
+type Check = (value: string) => string | undefined;
 
 /**
  * A text parameter that may be left out. An absent key, `null` and the empty
  * string all mean "not set" (ConfigHub sends `"Tag": ""` for no tag); a set
  * value is trimmed and then checked.
  */
-function optionalText(check: Check = () => {}) {
-  return z
-    .union([z.string(), z.null()], {
-      error: (issue) => `must be a string, got ${describe(issue.input)}`,
-    })
-    .transform((value, ctx) => {
-      const trimmed = value?.trim();
-      if (trimmed === undefined || trimmed === '') return undefined;
-      check(trimmed, ctx);
-      return trimmed;
-    })
-    .optional();
+function optionalText(check: Check = () => undefined) {
+  return z.optional(
+    z.pipe(
+      z.union([z.string(), z.null()], {
+        error: (issue) => `must be a string, got ${describe(issue.input)}`,
+      }),
+      z.transform((value: string | null, ctx) => {
+        const trimmed = value?.trim();
+        if (trimmed === undefined || trimmed === '') return undefined;
+        const problem = check(trimmed);
+        if (problem !== undefined) {
+          ctx.issues.push({ code: 'custom', message: problem, input: value });
+        }
+        return trimmed;
+      }),
+    ),
+  );
 }
 
-const repository = z
-  .string({
-    error: (issue) =>
-      issue.input === undefined
-        ? 'is required: the registry host and repository prefix, e.g. ghcr.io/acme'
-        : `must be a string such as ghcr.io/acme, got ${describe(issue.input)}`,
-  })
-  .superRefine((value, ctx) => {
-    try {
-      parseRepositoryPrefix(value);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: referenceRule(error) });
-    }
-  })
-  .transform((value) => value.trim());
+const repository = z.pipe(
+  z
+    .string({
+      error: (issue) =>
+        issue.input === undefined
+          ? 'is required: the registry host and repository prefix, e.g. ghcr.io/acme'
+          : `must be a string such as ghcr.io/acme, got ${describe(issue.input)}`,
+    })
+    .check(
+      z.superRefine((value, ctx) => {
+        try {
+          parseRepositoryPrefix(value);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: referenceRule(error) });
+        }
+      }),
+    ),
+  z.transform((value: string) => value.trim()),
+);
 
-const tag = optionalText((value, ctx) => {
+const tag = optionalText((value) => {
   try {
     validateTag(value);
+    return undefined;
   } catch (error) {
-    ctx.addIssue({ code: 'custom', message: referenceRule(error) });
+    return referenceRule(error);
   }
 });
 
-const provider = optionalText((value, ctx) => {
-  if (matchProvider(value) === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `${JSON.stringify(value)} is not a supported provider; use one of ${PROVIDERS.join(', ')}`,
-    });
-  }
-});
+const provider = optionalText((value) =>
+  matchProvider(value) === undefined
+    ? `${JSON.stringify(value)} is not a supported provider; use one of ${PROVIDERS.join(', ')}`
+    : undefined,
+);
 
-const allowDeletion = z
-  .union([z.boolean(), z.string(), z.null()], {
-    error: (issue) => `must be "true" or "false", got ${describe(issue.input)}`,
-  })
-  .transform((value, ctx): boolean => {
-    if (typeof value === 'boolean') return value;
-    const text = value?.trim().toLowerCase() ?? '';
-    if (text === '' || text === 'false') return false;
-    if (text !== 'true') {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be "true" or "false", got ${JSON.stringify(value)}`,
-      });
-    }
-    return true;
-  })
-  .optional();
+const allowDeletion = z.optional(
+  z.pipe(
+    z.union([z.boolean(), z.string(), z.null()], {
+      error: (issue) =>
+        `must be "true" or "false", got ${describe(issue.input)}`,
+    }),
+    z.transform((value: boolean | string | null, ctx): boolean => {
+      if (typeof value === 'boolean') return value;
+      const text = value?.trim().toLowerCase() ?? '';
+      if (text === '' || text === 'false') return false;
+      if (text !== 'true') {
+        ctx.issues.push({
+          code: 'custom',
+          message: `must be "true" or "false", got ${JSON.stringify(value)}`,
+          input: value,
+        });
+      }
+      return true;
+    }),
+  ),
+);
 
-const secretName = optionalText((value, ctx) => {
-  if (value.length > 253 || !DNS_1123_SUBDOMAIN.test(value)) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `${JSON.stringify(value)} is not a Kubernetes Secret name: use lowercase letters, digits, "-" and ".", starting and ending with a letter or digit, at most 253 characters`,
-    });
-  }
-});
+const secretName = optionalText((value) =>
+  value.length > 253 || !DNS_1123_SUBDOMAIN.test(value)
+    ? `${JSON.stringify(value)} is not a Kubernetes Secret name: use lowercase letters, digits, "-" and ".", starting and ending with a letter or digit, at most 253 characters`
+    : undefined,
+);
 
-const secretNamespace = optionalText((value, ctx) => {
-  if (value.length > 63 || !DNS_1123_LABEL.test(value)) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `${JSON.stringify(value)} is not a Kubernetes namespace: use lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters`,
-    });
-  }
-});
+const secretNamespace = optionalText((value) =>
+  value.length > 63 || !DNS_1123_LABEL.test(value)
+    ? `${JSON.stringify(value)} is not a Kubernetes namespace: use lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters`
+    : undefined,
+);
 
-const secretId = optionalText((value, ctx) => {
+const secretId = optionalText((value) => {
   if (value.startsWith('arn:')) {
-    if (!SECRET_ARN.test(value)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `${JSON.stringify(value)} is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)`,
-      });
-    }
-    return;
+    return SECRET_ARN.test(value)
+      ? undefined
+      : `${JSON.stringify(value)} is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)`;
   }
-  if (!SECRET_NAME.test(value)) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `${JSON.stringify(value)} is not a Secrets Manager secret name or ARN: names are 1 to 512 letters, digits and /_+=.@-`,
-    });
-  }
+  return SECRET_NAME.test(value)
+    ? undefined
+    : `${JSON.stringify(value)} is not a Secrets Manager secret name or ARN: names are 1 to 512 letters, digits and /_+=.@-`;
 });
 
 /**
@@ -146,42 +145,44 @@ const secretId = optionalText((value, ctx) => {
  * `Tag`); two keys naming one parameter are refused; unknown keys are
  * dropped.
  */
-export const targetParamsSchema = goObject(
-  {
-    Repository: repository,
-    Tag: tag,
-    Provider: provider,
-    AllowDeletion: allowDeletion,
-    KubernetesSecretName: secretName,
-    KubernetesSecretNamespace: secretNamespace,
-    SecretId: secretId,
-  },
-  {
-    error: (issue) =>
-      `target parameters must be a JSON object, got ${describe(issue.input)}`,
-  },
-)
-  .superRefine((params, ctx) => {
-    const hasName = params.KubernetesSecretName !== undefined;
-    const hasNamespace = params.KubernetesSecretNamespace !== undefined;
-    if (hasName && !hasNamespace) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['KubernetesSecretNamespace'],
-        message:
-          'is required when KubernetesSecretName is set: set both or neither',
-      });
-    }
-    if (hasNamespace && !hasName) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['KubernetesSecretName'],
-        message:
-          'is required when KubernetesSecretNamespace is set: set both or neither',
-      });
-    }
-  })
-  .transform((params): TargetParams => {
+export const targetParamsSchema = z.pipe(
+  goObject(
+    {
+      Repository: repository,
+      Tag: tag,
+      Provider: provider,
+      AllowDeletion: allowDeletion,
+      KubernetesSecretName: secretName,
+      KubernetesSecretNamespace: secretNamespace,
+      SecretId: secretId,
+    },
+    {
+      error: (issue) =>
+        `target parameters must be a JSON object, got ${describe(issue.input)}`,
+    },
+  ).check(
+    z.superRefine((params, ctx) => {
+      const hasName = params.KubernetesSecretName !== undefined;
+      const hasNamespace = params.KubernetesSecretNamespace !== undefined;
+      if (hasName && !hasNamespace) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['KubernetesSecretNamespace'],
+          message:
+            'is required when KubernetesSecretName is set: set both or neither',
+        });
+      }
+      if (hasNamespace && !hasName) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['KubernetesSecretName'],
+          message:
+            'is required when KubernetesSecretNamespace is set: set both or neither',
+        });
+      }
+    }),
+  ),
+  z.transform((params): TargetParams => {
     const out: TargetParams = {
       Repository: params.Repository,
       // An unset Provider means "however the worker authenticates".
@@ -197,7 +198,8 @@ export const targetParamsSchema = goObject(
     }
     if (params.SecretId !== undefined) out.SecretId = params.SecretId;
     return out;
-  });
+  }),
+);
 
 /** What {@link parseTargetParams} returns. */
 export type ParseTargetParamsResult =

@@ -13,7 +13,7 @@
  * (`json.ts`), because which of them counts depends on the parser; every
  * other key is dropped, as Go drops it.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /** Keys of one object that all name the same field. */
 export interface KeyCollision {
@@ -100,20 +100,21 @@ export function goObject<Shape extends z.core.$ZodLooseShape>(
   params?: Parameters<typeof z.object>[1],
 ) {
   const fields = knownFields(Object.keys(shape));
-  return z.preprocess(
-    (input, ctx) => {
+  return z.pipe(
+    z.transform((input: unknown, ctx) => {
       if (!isPlainObject(input)) return input;
       const result = canonicalKeys(input, fields);
       if (result.ok) return result.value;
       for (const collision of result.collisions) {
-        ctx.addIssue({
+        ctx.issues.push({
           code: 'custom',
           path: [collision.field],
           message: collisionMessage(collision),
+          input,
         });
       }
       return input;
-    },
+    }),
     z.object(shape, params),
   );
 }

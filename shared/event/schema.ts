@@ -18,7 +18,7 @@
  *   one deduplication id.
  */
 import { isScalar, LineCounter, parseAllDocuments } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 import { targetParamsSchema } from '../credentials/target-params.js';
 import { InvalidReferenceError } from '../oci/errors.js';
@@ -226,7 +226,10 @@ function goKeys(
   };
 }
 
-function toIssues(error: z.ZodError, prefix: PropertyKey[]): EventIssue[] {
+function toIssues(
+  error: z.core.$ZodError,
+  prefix: PropertyKey[],
+): EventIssue[] {
   return error.issues.map((issue) => ({
     path: formatPath([...prefix, ...issue.path]),
     message: issue.message,
@@ -245,14 +248,15 @@ const actionSchema = z.enum(ACTIONS, {
 });
 
 function uuid(what: string) {
-  return z
-    .uuid({
+  return z.pipe(
+    z.uuid({
       error: (issue) =>
         issue.input === undefined
           ? `is required: the ${what} (a UUID)`
           : `must be a UUID such as 3f0a9b7c-1d2e-4f50-8a6b-9c0d1e2f3a41, got ${describe(issue.input)}`,
-    })
-    .transform((value) => value.toLowerCase());
+    }),
+    z.transform((value: string) => value.toLowerCase()),
+  );
 }
 
 function literalText(expected: string, why: string) {
@@ -269,25 +273,27 @@ const unitSlug = z
         ? 'is required: the unit slug, which names the repository'
         : `must be a string, got ${describe(issue.input)}`,
   })
-  .superRefine((value, ctx) => {
-    if (value.length > MAX_SLUG_LENGTH) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `is ${value.length} characters; a repository path component can be at most ${MAX_SLUG_LENGTH}`,
-      });
-      return;
-    }
-    try {
-      validateSlug(value);
-    } catch (error) {
-      if (!(error instanceof InvalidReferenceError)) throw error;
-      // The path already names the field; keep the value and the rule.
-      ctx.addIssue({
-        code: 'custom',
-        message: error.message.slice(error.field.length + 1),
-      });
-    }
-  });
+  .check(
+    z.superRefine((value, ctx) => {
+      if (value.length > MAX_SLUG_LENGTH) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `is ${value.length} characters; a repository path component can be at most ${MAX_SLUG_LENGTH}`,
+        });
+        return;
+      }
+      try {
+        validateSlug(value);
+      } catch (error) {
+        if (!(error instanceof InvalidReferenceError)) throw error;
+        // The path already names the field; keep the value and the rule.
+        ctx.addIssue({
+          code: 'custom',
+          message: error.message.slice(error.field.length + 1),
+        });
+      }
+    }),
+  );
 
 const revisionNum = z
   .int({
@@ -296,26 +302,29 @@ const revisionNum = z
         ? 'is required: the revision being applied (a positive integer)'
         : `must be a positive integer (revisions start at 1), got ${describe(issue.input)}`,
   })
-  .min(1, {
-    error: (issue) =>
-      `must be a positive integer (revisions start at 1), got ${describe(issue.input)}`,
-  });
+  .check(
+    z.gte(1, {
+      error: (issue) =>
+        `must be a positive integer (revisions start at 1), got ${describe(issue.input)}`,
+    }),
+  );
 
 /** `Data`: base64 of UTF-8 YAML; for Apply, at least one document. */
 function unitData(requireContent: boolean) {
-  return z
-    .union([z.string(), z.null()], {
+  return z.pipe(
+    z.union([z.string(), z.null()], {
       error: (issue) =>
         `must be base64 text or null, got ${describe(issue.input)}`,
-    })
-    .transform((value, ctx): string => {
+    }),
+    z.transform((value: string | null, ctx): string => {
       const text = value ?? '';
       const problem = checkUnitData(text, requireContent);
       if (problem !== undefined) {
-        ctx.addIssue({ code: 'custom', message: problem });
+        ctx.issues.push({ code: 'custom', message: problem, input: value });
       }
       return text;
-    });
+    }),
+  );
 }
 
 /** The first problem with a unit's `Data`, or `undefined` when it is valid. */
@@ -359,68 +368,87 @@ function checkUnitData(
     : undefined;
 }
 
-const liveState = z
-  .union([z.string(), z.null()], {
-    error: (issue) =>
-      `must be base64 text or null, got ${describe(issue.input)}`,
-  })
-  .optional()
-  .transform((value, ctx): string | null => {
+const liveState = z.pipe(
+  z.optional(
+    z.union([z.string(), z.null()], {
+      error: (issue) =>
+        `must be base64 text or null, got ${describe(issue.input)}`,
+    }),
+  ),
+  z.transform((value: string | null | undefined, ctx): string | null => {
     if (value === undefined || value === null) return null;
     const decoded = decodeStrictBase64(value);
-    if (!decoded.ok) ctx.addIssue({ code: 'custom', message: decoded.reason });
+    if (!decoded.ok) {
+      ctx.issues.push({
+        code: 'custom',
+        message: decoded.reason,
+        input: value,
+      });
+    }
     return value;
-  });
+  }),
+);
 
 /**
  * `TargetParams`: base64 of a JSON object, as ConfigHub sends it, or the
  * object itself; then the shared target-parameter rules.
  */
-const targetParams = z
-  .unknown()
-  .transform((value, ctx): unknown => {
-    if (value === undefined || value === null) {
-      ctx.addIssue({
-        code: 'custom',
-        message:
-          'is required: base64 of a JSON object such as {"Repository":"ghcr.io/acme","Provider":"Generic"}',
-      });
-      return z.NEVER;
-    }
-    if (typeof value !== 'string') return value;
+const targetParams = z.pipe(
+  z.pipe(
+    z.unknown(),
+    z.transform((value: unknown, ctx): unknown => {
+      if (value === undefined || value === null) {
+        ctx.issues.push({
+          code: 'custom',
+          message:
+            'is required: base64 of a JSON object such as {"Repository":"ghcr.io/acme","Provider":"Generic"}',
+          input: value,
+        });
+        return z.NEVER;
+      }
+      if (typeof value !== 'string') return value;
 
-    const decoded = decodeStrictBase64(value);
-    if (!decoded.ok) {
-      ctx.addIssue({ code: 'custom', message: decoded.reason });
-      return z.NEVER;
-    }
-    const text = decodeUtf8(decoded.bytes);
-    if (text === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must be base64 of a JSON object, but the bytes are not UTF-8',
-      });
-      return z.NEVER;
-    }
-    const json = parseStrictJson(text);
-    if (!json.ok) {
-      const { path, message } = json.problem;
-      ctx.addIssue({
-        code: 'custom',
-        path: path === '' ? [] : [path],
-        message:
-          path === ''
-            ? `must be base64 of a JSON object, but the decoded text ${message}`
-            : message,
-      });
-      return z.NEVER;
-    }
-    return json.value;
-  })
-  .pipe(targetParamsSchema);
+      const decoded = decodeStrictBase64(value);
+      if (!decoded.ok) {
+        ctx.issues.push({
+          code: 'custom',
+          message: decoded.reason,
+          input: value,
+        });
+        return z.NEVER;
+      }
+      const text = decodeUtf8(decoded.bytes);
+      if (text === undefined) {
+        ctx.issues.push({
+          code: 'custom',
+          message:
+            'must be base64 of a JSON object, but the bytes are not UTF-8',
+          input: value,
+        });
+        return z.NEVER;
+      }
+      const json = parseStrictJson(text);
+      if (!json.ok) {
+        const { path, message } = json.problem;
+        ctx.issues.push({
+          code: 'custom',
+          path: path === '' ? [] : [path],
+          message:
+            path === ''
+              ? `must be base64 of a JSON object, but the decoded text ${message}`
+              : message,
+          input: value,
+        });
+        return z.NEVER;
+      }
+      return json.value;
+    }),
+  ),
+  targetParamsSchema,
+);
 
 function payloadSchema(requireData: boolean) {
-  return goObject(
+  const fields = goObject(
     {
       QueuedOperationID: uuid('operation id'),
       UnitID: uuid('unit id'),
@@ -438,7 +466,7 @@ function payloadSchema(requireData: boolean) {
       Data: unitData(requireData),
       LiveState: liveState,
       TargetParams: targetParams,
-      ExtraParams: z.unknown().optional(),
+      ExtraParams: z.optional(z.unknown()),
     },
     {
       error: (issue) =>
@@ -446,19 +474,23 @@ function payloadSchema(requireData: boolean) {
           ? 'is required: the operation (QueuedOperationID, UnitID, UnitSlug, RevisionNum, Data, TargetParams, …)'
           : `must be an object, got ${describe(issue.input)}`,
     },
-  ).transform((payload): OperationPayload => ({
-    QueuedOperationID: payload.QueuedOperationID,
-    UnitID: payload.UnitID,
-    SpaceID: payload.SpaceID,
-    UnitSlug: payload.UnitSlug,
-    ToolchainType: payload.ToolchainType,
-    ProviderType: payload.ProviderType,
-    RevisionNum: payload.RevisionNum,
-    Data: payload.Data,
-    LiveState: payload.LiveState,
-    TargetParams: payload.TargetParams,
-    ExtraParams: payload.ExtraParams ?? null,
-  }));
+  );
+  return z.pipe(
+    fields,
+    z.transform((payload): OperationPayload => ({
+      QueuedOperationID: payload.QueuedOperationID,
+      UnitID: payload.UnitID,
+      SpaceID: payload.SpaceID,
+      UnitSlug: payload.UnitSlug,
+      ToolchainType: payload.ToolchainType,
+      ProviderType: payload.ProviderType,
+      RevisionNum: payload.RevisionNum,
+      Data: payload.Data,
+      LiveState: payload.LiveState,
+      TargetParams: payload.TargetParams,
+      ExtraParams: payload.ExtraParams ?? null,
+    })),
+  );
 }
 
 const applyPayload = payloadSchema(true);
