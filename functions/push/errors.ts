@@ -4,6 +4,7 @@
  * the DLQ at once).
  */
 import { OciError } from '../../shared/oci/errors.js';
+import { AWS_THROTTLING_NAMES } from '../../shared/secrets/aws-errors.js';
 import { SecretSourceError } from '../../shared/secrets/source.js';
 
 export type PushErrorCode =
@@ -65,20 +66,6 @@ const TRANSIENT_NETWORK_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
-]);
-
-/** AWS error names that mean "slow down", whatever the service. */
-const AWS_THROTTLING_NAMES = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-  'ProvisionedThroughputExceededException',
-  'LimitExceededException',
 ]);
 
 /**

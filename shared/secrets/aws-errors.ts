@@ -8,7 +8,8 @@
 /** What a caller does with an AWS failure. */
 export type AwsErrorKind = 'access-denied' | 'throttled' | 'unavailable';
 
-const THROTTLING = new Set([
+/** AWS error names that mean "slow down", whatever the service. */
+export const AWS_THROTTLING_NAMES: ReadonlySet<string> = new Set([
   'ThrottlingException',
   'Throttling',
   'ThrottledException',
@@ -18,6 +19,8 @@ const THROTTLING = new Set([
   'RequestThrottledException',
   'ProvisionedThroughputExceededException',
   'SlowDown',
+  // The SDK's own retry strategy counts it as throttling too.
+  'LimitExceededException',
 ]);
 const ACCESS_DENIED = new Set([
   'AccessDeniedException',
@@ -38,7 +41,7 @@ export function awsErrorKind(error: unknown): AwsErrorKind {
     return 'access-denied';
   }
   if (
-    THROTTLING.has(name) ||
+    AWS_THROTTLING_NAMES.has(name) ||
     status === 429 ||
     (error as { $retryable?: { throttling?: boolean } } | null)?.$retryable
       ?.throttling === true
