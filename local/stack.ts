@@ -11,7 +11,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 
 import { createPushHandler } from '../functions/push/handler.js';
 import { createWebhookHandler } from '../functions/webhook/handler.js';
@@ -33,6 +32,7 @@ import {
   type Repository,
 } from '../shared/oci/index.js';
 import { createFileSecretSource } from '../shared/secrets/file.js';
+import { queueDepth } from '../cli/dlq/queues.js';
 import { startEventSource, type EventSource } from './event-source.js';
 import { startEmbeddedQueue, type EmbeddedQueue } from './queue.js';
 import {
@@ -300,7 +300,7 @@ async function waitForIdle(
   let quietChecks = 0;
   let depth = 0;
   for (;;) {
-    depth = await queueDepth(queue);
+    depth = await queueDepth(queue.sqs, queue.queueUrl);
     const quiet = depth === 0 && !eventSource.busy;
     quietChecks = quiet ? quietChecks + 1 : 0;
     if (quietChecks >= 2) return;
@@ -311,25 +311,6 @@ async function waitForIdle(
     }
     await sleep(intervalMs);
   }
-}
-
-/** Visible, in-flight and delayed messages of the event queue. */
-async function queueDepth(queue: EmbeddedQueue): Promise<number> {
-  const { Attributes: found = {} } = await queue.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queue.queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  return (
-    Number(found.ApproximateNumberOfMessages ?? 0) +
-    Number(found.ApproximateNumberOfMessagesNotVisible ?? 0) +
-    Number(found.ApproximateNumberOfMessagesDelayed ?? 0)
-  );
 }
 
 type StartedTarget =

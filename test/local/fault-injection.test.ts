@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { queueDepth } from '../../cli/dlq/queues.js';
 
 import { replayMessages, type ReplayReport } from '../../cli/dlq/replay.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
@@ -252,24 +252,6 @@ async function expectedDigest(
   return artifact.manifest.digest;
 }
 
-async function dlqDepth(sqs: SQSClient, dlqUrl: string): Promise<number> {
-  const { Attributes: found = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: dlqUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  return (
-    Number(found.ApproximateNumberOfMessages ?? 0) +
-    Number(found.ApproximateNumberOfMessagesNotVisible ?? 0) +
-    Number(found.ApproximateNumberOfMessagesDelayed ?? 0)
-  );
-}
-
 /** Replays the whole DLQ and waits, until it is empty; at most `rounds` times. */
 async function replayUntilEmpty(
   stack: LocalStack,
@@ -277,7 +259,7 @@ async function replayUntilEmpty(
 ): Promise<ReplayReport[]> {
   const reports: ReplayReport[] = [];
   for (let round = 0; round < rounds; round++) {
-    const depth = await dlqDepth(stack.queue.sqs, stack.queue.dlqUrl);
+    const depth = await queueDepth(stack.queue.sqs, stack.queue.dlqUrl);
     if (depth === 0) return reports;
     reports.push(
       await replayMessages(stack.queue.sqs, {
@@ -288,7 +270,7 @@ async function replayUntilEmpty(
     );
     await stack.idle({ timeoutMs: 30_000 });
   }
-  const left = await dlqDepth(stack.queue.sqs, stack.queue.dlqUrl);
+  const left = await queueDepth(stack.queue.sqs, stack.queue.dlqUrl);
   assert.equal(
     left,
     0,
@@ -413,7 +395,7 @@ describe('local stack', () => {
         await stack.idle({ timeoutMs: 120_000 });
         phase('faultsMs');
         await proxy.recover();
-        const parked = await dlqDepth(stack.queue.sqs, stack.queue.dlqUrl);
+        const parked = await queueDepth(stack.queue.sqs, stack.queue.dlqUrl);
         const reports = await replayUntilEmpty(stack, 5);
         const replayed = reports.reduce((n, r) => n + r.moved.length, 0);
         phase('replayMs');
@@ -562,7 +544,7 @@ describe('local stack', () => {
         );
         assert.ok(sent.every((e) => e.status === 202));
         await stack.idle({ timeoutMs: 30_000 });
-        assert.equal(await dlqDepth(stack.queue.sqs, stack.queue.dlqUrl), 9);
+        assert.equal(await queueDepth(stack.queue.sqs, stack.queue.dlqUrl), 9);
         await proxy.recover();
 
         const report = await replayMessages(stack.queue.sqs, {
@@ -602,7 +584,7 @@ describe('local stack', () => {
           await response.arrayBuffer();
           assert.equal(response.status, 404, `${other.slug} was not pushed`);
         }
-        assert.equal(await dlqDepth(stack.queue.sqs, stack.queue.dlqUrl), 6);
+        assert.equal(await queueDepth(stack.queue.sqs, stack.queue.dlqUrl), 6);
       },
     );
   });
