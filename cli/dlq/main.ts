@@ -344,6 +344,7 @@ export async function runDlqCli(
               error: errorText(error),
             })),
             heldBack: report.heldBack.map(entryJson),
+            arrivedDuringReplay: report.arrivedDuringReplay,
             notDeleted: report.notDeleted.map(({ entry, error }) => ({
               ...entryJson(entry),
               error: errorText(error),
@@ -385,6 +386,11 @@ export async function runDlqCli(
     if (report.heldBack.length > 0) {
       err(
         `${report.heldBack.length} message(s) not sent, still in the DLQ: an earlier message of their unit failed, and order within a unit is kept`,
+      );
+    }
+    if (report.arrivedDuringReplay > 0) {
+      err(
+        `${report.arrivedDuringReplay} message(s) reached the DLQ while this replay ran (failed again?): left there; see npm run dlq -- list`,
       );
     }
     for (const { entry, error } of report.notDeleted) {

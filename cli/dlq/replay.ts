@@ -8,6 +8,10 @@
  * while an earlier one is retried), which is the order ConfigHub sent them.
  * Re-sorting by revision is not possible beyond one receive anyway: SQS
  * returns no more of a unit while one of its messages is in flight.
+ *
+ * A replay moves what was in the DLQ when it started. A message that fails
+ * permanently again is parked anew while the replay still scans, and would
+ * otherwise be found and sent back forever; it waits for the next replay.
  */
 import {
   DeleteMessageCommand,
@@ -76,6 +80,8 @@ export interface ReplayReport {
   notDeleted: { entry: DlqEntry; error: unknown }[];
   /** Messages left hidden until their visibility timeout ends. */
   notReleased: number;
+  /** Reached the DLQ after the replay started (e.g. failed again): left for the next one. */
+  arrivedDuringReplay: number;
 }
 
 /** True when every selected message ended up back in the source queue. */
@@ -109,6 +115,10 @@ export async function replayMessages(
   }
   const log = options.log ?? silentLog;
   const now = options.now ?? (() => new Date());
+  // The wall clock, not `now` (which only stamps ReplayedAt): compared with
+  // SQS's SentTimestamp. Clock skew can let a re-parked message through once
+  // more, never endlessly.
+  const startedAt = Date.now();
   const emit = options.onEvent ?? (() => {});
   const fifo = options.queueUrl.endsWith('.fifo');
 
@@ -123,6 +133,7 @@ export async function replayMessages(
     heldBack: [],
     notDeleted: [],
     notReleased: 0,
+    arrivedDuringReplay: 0,
   };
   const held: Message[] = [];
   const failedUnits = new Set<string>();
@@ -140,7 +151,10 @@ export async function replayMessages(
       const chosen: { message: Message; entry: DlqEntry }[] = [];
       for (const message of batch) {
         const entry = toDlqEntry(message, maxReceiveCount);
-        if (selected < max && matches(entry, selection)) {
+        if (Number(message.Attributes?.SentTimestamp) > startedAt) {
+          report.arrivedDuringReplay += 1;
+          held.push(message);
+        } else if (selected < max && matches(entry, selection)) {
           selected += 1;
           chosen.push({ message, entry });
           emit({ type: 'selected', entry, selected });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { runDlqCli } from '../../cli/dlq/main.js';
@@ -119,6 +120,44 @@ describe('replayMessages', () => {
         inFlight: 0,
       });
     });
+  });
+
+  describe('when every replayed message fails again at once', () => {
+    // Without the cutoff this replay never ends: bound it.
+    it(
+      'moves each message once and leaves the re-parked ones for the next replay',
+      { timeout: 30_000 },
+      async () => {
+        const reparked: Promise<unknown>[] = [];
+
+        // A permanent failure: the push function parks the event again as
+        // soon as the replay has sent it back, with the SQS message id as
+        // deduplication id (so SQS does not drop it as a duplicate).
+        const report = await replay({
+          onEvent: (event) => {
+            if (event.type !== 'moved') return;
+            reparked.push(
+              queue.sqs.send(
+                new SendMessageCommand({
+                  QueueUrl: queue.dlqUrl,
+                  MessageBody: event.entry.body,
+                  MessageGroupId: event.entry.unitId,
+                  MessageDeduplicationId: randomUUID(),
+                }),
+              ),
+            );
+          },
+        });
+        await Promise.all(reparked);
+
+        assert.equal(report.moved.length, 5);
+        assert.ok(
+          report.arrivedDuringReplay <= 5,
+          `${report.arrivedDuringReplay} arrivals for 5 moves`,
+        );
+        assert.equal((await drain(queue.sqs, queue.dlqUrl)).length, 5);
+      },
+    );
   });
 
   describe('when it is a dry run', () => {
