@@ -33,7 +33,11 @@ import {
 } from '../shared/oci/index.js';
 import { createFileSecretSource } from '../shared/secrets/file.js';
 import { queueDepth } from '../cli/dlq/queues.js';
-import { startEventSource, type EventSource } from './event-source.js';
+import {
+  startEventSource,
+  type EventSource,
+  type SqsBatchHandler,
+} from './event-source.js';
 import { startEmbeddedQueue, type EmbeddedQueue } from './queue.js';
 import {
   registryAvailable,
@@ -209,7 +213,8 @@ export async function startLocalStack(
       queueUrl: queue.queueUrl,
       queueArn: queue.queueArn,
       region: queue.region,
-      handler: push,
+      handler:
+        target.kind === 'registry' ? retargetBatches(push, target.host) : push,
       functionTimeoutMs: options.functionTimeoutMs ?? 60_000,
       ...(options.batchSize !== undefined && { batchSize: options.batchSize }),
       ...(options.concurrency !== undefined && {
@@ -366,6 +371,44 @@ async function warnIfSilent(host: string, log: Log): Promise<void> {
       },
     );
   }
+}
+
+/**
+ * Points every queued event's target at the local registry, keeping the
+ * repository path, before the push handler sees it: results, outputs and
+ * logs then name where the artifact really went. A body that is not a
+ * queued event passes unchanged, for the handler to refuse.
+ */
+function retargetBatches(
+  handler: SqsBatchHandler,
+  host: string,
+): SqsBatchHandler {
+  return (event, context) =>
+    handler(
+      {
+        Records: event.Records.map((record) => ({
+          ...record,
+          body: retargetBody(record.body, host),
+        })),
+      },
+      context,
+    );
+}
+
+function retargetBody(body: string, host: string): string {
+  let event: { Payload?: { TargetParams?: { Repository?: unknown } } };
+  try {
+    event = JSON.parse(body) as typeof event;
+  } catch {
+    return body;
+  }
+  const params = event.Payload?.TargetParams;
+  if (typeof params?.Repository !== 'string') return body;
+  const path = params.Repository.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+    .split('/')
+    .slice(1);
+  params.Repository = [host, ...path].join('/');
+  return JSON.stringify(event);
 }
 
 /**
