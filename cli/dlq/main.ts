@@ -150,7 +150,11 @@ export async function runDlqCli(
           ),
         );
       } else if (listing.entries.length === 0) {
-        out(`the DLQ is empty (${pair.dlqUrl})`);
+        out(
+          listing.approximateTotal === 0
+            ? `the DLQ is empty (${pair.dlqUrl})`
+            : `no message of the DLQ could be read now: about ${listing.approximateTotal} are hidden (being read or replayed by someone else) or delayed; try again in a few minutes (${pair.dlqUrl})`,
+        );
       } else {
         out(entriesTable(listing.entries));
         out('');
