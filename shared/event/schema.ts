@@ -295,12 +295,22 @@ const unitSlug = z
     }),
   );
 
+/**
+ * A revision is a whole number from 1 to 2^53 - 1: JSON numbers past that
+ * are rounded by every JavaScript parser, so the value read would not be
+ * the one sent. The message says so rather than echo the rounded value as
+ * if it were not an integer.
+ */
 const revisionNum = z
   .int({
     error: (issue) =>
       issue.input === undefined
         ? 'is required: the revision being applied (a positive integer)'
-        : `must be a positive integer (revisions start at 1), got ${describe(issue.input)}`,
+        : typeof issue.input === 'number' &&
+            Number.isInteger(issue.input) &&
+            !Number.isSafeInteger(issue.input)
+          ? `must be a positive integer no larger than ${Number.MAX_SAFE_INTEGER} (2^53 - 1); larger numbers cannot be read exactly`
+          : `must be a positive integer (revisions start at 1), got ${describe(issue.input)}`,
   })
   .check(
     z.gte(1, {

@@ -229,7 +229,7 @@ describe('parseWireEvent', () => {
         'RevisionNum is past 2^53',
         { RevisionNum: 2 ** 53 },
         'Payload.RevisionNum',
-        /positive integer/,
+        /no larger than 9007199254740991 \(2\^53 - 1\)/,
       ],
       [
         'UnitSlug is 300 characters',
