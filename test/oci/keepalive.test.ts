@@ -8,8 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 
 import {
@@ -23,7 +21,7 @@ import {
   type Repository,
 } from '../../shared/oci/index.js';
 import { clearUploadCache } from '../../shared/oci/push.js';
-import { fakeRegistry, type Handler, type Recorded } from './scripted.js';
+import { fakeRegistry, startServer, type ScriptedServer } from './scripted.js';
 
 /**
  * The most connections one push may need: round 2 against a registry that
@@ -34,61 +32,6 @@ import { fakeRegistry, type Handler, type Recorded } from './scripted.js';
 const MOST_CONNECTIONS_PER_PUSH = 4;
 
 const UNITS_DIR = new URL('../fixtures/units/', import.meta.url);
-
-interface CountingServer {
-  host: string;
-  /** TCP connections accepted so far. */
-  connections: number;
-  requests: Recorded[];
-  close(): Promise<void>;
-}
-
-/**
- * Like scripted.ts's startServer, but counts accepted TCP connections and
- * keeps idle ones open as long as Node's default (5 s), so the count
- * reflects the client's reuse rather than the server closing them.
- */
-async function startCountingServer(handler: Handler): Promise<CountingServer> {
-  const requests: Recorded[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const recorded: Recorded = {
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-      };
-      requests.push(recorded);
-      Promise.resolve(handler(recorded, res)).catch((error: unknown) => {
-        res.statusCode = 599;
-        res.end(String(error));
-      });
-    });
-  });
-  const state = { connections: 0 };
-  server.on('connection', () => {
-    state.connections++;
-  });
-  await new Promise<void>((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve()),
-  );
-  const port = (server.address() as AddressInfo).port;
-
-  return {
-    host: `127.0.0.1:${port}`,
-    get connections() {
-      return state.connections;
-    },
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 /** New content per unit and revision, so every push uploads its layer. */
 async function artifactFor(
@@ -124,7 +67,7 @@ interface Measured {
 
 /** Requests sent and connections opened while `work` runs. */
 async function measure(
-  server: CountingServer,
+  server: ScriptedServer,
   work: () => Promise<unknown>,
 ): Promise<Measured> {
   const opened = server.connections;
@@ -138,12 +81,14 @@ async function measure(
 }
 
 describe('createRegistryClient: connections stay alive across warm invocations', () => {
-  let server: CountingServer;
+  let server: ScriptedServer;
 
   beforeEach(async () => {
     clearAuthCache();
     clearUploadCache();
-    server = await startCountingServer(fakeRegistry().handler);
+    server = await startServer(fakeRegistry().handler, {
+      keepAliveTimeoutMs: 5000,
+    });
   });
   afterEach(async () => {
     await server.close();

@@ -29,11 +29,25 @@ export interface ScriptedServer {
   host: string;
   origin: string;
   requests: Recorded[];
+  /** TCP connections accepted so far. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
+export interface ScriptedServerOptions {
+  /**
+   * How long an idle connection stays open; 100 ms by default so tests end
+   * quickly. Connection-reuse tests keep Node's default, 5 s, so the count
+   * reflects the client's reuse rather than the server closing them.
+   */
+  keepAliveTimeoutMs?: number;
+}
+
 /** Starts a server that records every request and hands it to `handler`. */
-export async function startServer(handler: Handler): Promise<ScriptedServer> {
+export async function startServer(
+  handler: Handler,
+  options: ScriptedServerOptions = {},
+): Promise<ScriptedServer> {
   const requests: Recorded[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -52,7 +66,11 @@ export async function startServer(handler: Handler): Promise<ScriptedServer> {
       });
     });
   });
-  server.keepAliveTimeout = 100;
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 100;
+  let connections = 0;
+  server.on('connection', () => {
+    connections += 1;
+  });
   await new Promise<void>((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve()),
   );
@@ -62,6 +80,9 @@ export async function startServer(handler: Handler): Promise<ScriptedServer> {
     host: `127.0.0.1:${port}`,
     origin: `http://127.0.0.1:${port}`,
     requests,
+    get connections() {
+      return connections;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
