@@ -185,16 +185,13 @@ export async function startLocalStack(
       storeLog: Log,
     ): ArtifactStore =>
       layoutStore ??
-      redirectTo(
-        target.kind === 'registry' ? target.host : '',
-        createRegistryClient({
-          credentials: resolver.providerFor(targetParams),
-          log: storeLog,
-          ...(options.registryRetry !== undefined && {
-            retry: options.registryRetry,
-          }),
+      createRegistryClient({
+        credentials: resolver.providerFor(targetParams),
+        log: storeLog,
+        ...(options.registryRetry !== undefined && {
+          retry: options.registryRetry,
         }),
-      );
+      });
 
     const push = createPushHandler({
       storeFor: (_repo, targetParams, scope) =>
@@ -409,25 +406,6 @@ function retargetBody(body: string, host: string): string {
     .slice(1);
   params.Repository = [host, ...path].join('/');
   return JSON.stringify(event);
-}
-
-/**
- * A store that sends every repository to `host`, keeping its path: the
- * local stack's registry stands in for whatever host a target names.
- */
-function redirectTo(host: string, store: ArtifactStore): ArtifactStore {
-  const moved = (repo: Repository): Repository => ({
-    registry: host,
-    apiHost: host,
-    name: repo.name,
-  });
-  return {
-    push: (repo, artifact, options) =>
-      store.push(moved(repo), artifact, options),
-    pull: (repo, tag, options) => store.pull(moved(repo), tag, options),
-    inspect: (repo, tag, options) => store.inspect(moved(repo), tag, options),
-    delete: (repo, tag, options) => store.delete(moved(repo), tag, options),
-  };
 }
 
 /** Creates the secrets file on first start; keeps an existing signing secret. */
