@@ -31,6 +31,7 @@ import {
   type RegistryClientOptions,
   type Repository,
 } from '../shared/oci/index.js';
+import { endpointPolicy, registryBaseUrl } from '../shared/oci/endpoint.js';
 import { createFileSecretSource } from '../shared/secrets/file.js';
 import { queueDepth } from '../cli/dlq/queues.js';
 import {
@@ -355,14 +356,14 @@ async function startTarget(
  * now may be up by the time events arrive (and tests start it that way).
  */
 async function warnIfSilent(host: string, log: Log): Promise<void> {
-  const loopback = /^(127\.|localhost[:]|localhost$|\[::1\])/.test(host);
-  const url = `${loopback ? 'http' : 'https'}://${host}/v2/`;
   try {
+    // The engine's own scheme rule: plain HTTP only for loopback.
+    const url = new URL('v2/', registryBaseUrl(host, endpointPolicy()));
     await fetch(url, { signal: AbortSignal.timeout(3000) });
   } catch (error) {
     const cause = (error as { cause?: unknown }).cause;
     log.warn(
-      `registry ${host} does not answer at ${url}; pushes will fail until it does`,
+      `registry ${host} does not answer at /v2/; pushes will fail until it does`,
       {
         error: String(cause ?? error),
       },
