@@ -21,7 +21,7 @@ import {
 } from '../shared/oci/index.js';
 import { SIGNATURE_HEADER, signBody } from '../shared/signing/signature.js';
 import { consoleLog, type LogLevel } from './log.js';
-import { startLocalStack, type LocalStack } from './stack.js';
+import { startLocalStack, withRegistryHost, type LocalStack } from './stack.js';
 
 /** The example events in the order they are sent, and what each must give. */
 const SCRIPT: readonly { file: string; expect: string; note: string }[] = [
@@ -232,7 +232,7 @@ function retarget(body: string, local: LocalStack): string {
   const params = JSON.parse(
     Buffer.from(payload.TargetParams, 'base64').toString('utf8'),
   ) as { Repository: string };
-  params.Repository = params.Repository.replace(/^[^/]+/, host);
+  params.Repository = withRegistryHost(params.Repository, host);
   payload.TargetParams = Buffer.from(JSON.stringify(params)).toString('base64');
   return JSON.stringify(event);
 }

@@ -402,11 +402,20 @@ function retargetBody(body: string, host: string): string {
   }
   const params = event.Payload?.TargetParams;
   if (typeof params?.Repository !== 'string') return body;
-  const path = params.Repository.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+  params.Repository = withRegistryHost(params.Repository, host);
+  return JSON.stringify(event);
+}
+
+/**
+ * A target's `Repository` moved to `host`, keeping its path:
+ * `https://ghcr.io/acme` → `127.0.0.1:5000/acme`.
+ */
+export function withRegistryHost(repository: string, host: string): string {
+  const path = repository
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
     .split('/')
     .slice(1);
-  params.Repository = [host, ...path].join('/');
-  return JSON.stringify(event);
+  return [host, ...path].join('/');
 }
 
 /** Creates the secrets file on first start; keeps an existing signing secret. */
